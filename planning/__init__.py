@@ -1,0 +1,3 @@
+"""MPPI planning against goal flows (not built yet: see the planning issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Subcommands of the ``pointwm`` console command, one module each."""

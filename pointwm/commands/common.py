@@ -1,0 +1,58 @@
+"""Argument helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+log = logging.getLogger("pointwm")
+
+
+def add_cloud_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the capture → cloud pipeline (crop, voxel size, normals, range)."""
+    from capture.process import DEFAULT_VOXEL_SIZE, Workspace
+
+    ws = Workspace()
+    g = parser.add_argument_group("point cloud")
+    g.add_argument(
+        "--workspace", type=float, nargs=6, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
+        default=[*ws.lo, *ws.hi],
+        help="crop box in the world (robot base) frame, metres (default: PointWorld's %(default)s)",
+    )
+    g.add_argument("--voxel", type=float, default=DEFAULT_VOXEL_SIZE,
+                   help="voxel size in metres, 0 keeps every point (default: %(default)s)")
+    g.add_argument("--max-depth", type=float, default=10.0,
+                   help="drop depth readings beyond this many metres (default: %(default)s)")
+    g.add_argument("--no-normals", action="store_true", help="skip normal estimation")
+
+
+def cloud_from_capture(capture_dir: Path, args: argparse.Namespace):
+    """Load a capture directory and fuse its cameras with the options of ``add_cloud_options``."""
+    from capture import Workspace, frames_to_cloud, load_capture
+
+    frames = load_capture(capture_dir)
+    workspace = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
+    t0 = time.perf_counter()
+    cloud = frames_to_cloud(
+        frames, workspace, voxel_size=args.voxel or None,
+        normals=not args.no_normals, max_depth=args.max_depth, progress=True,
+    )
+    log.info("%s: %d camera(s) -> %d points in %.2f s", capture_dir, len(frames), len(cloud),
+             time.perf_counter() - t0)
+    return frames, cloud
+
+
+def write_json(path: Path, data: dict) -> Path:
+    """Write JSON atomically (temporary file + rename)."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+
+from pointwm.cli import COMMANDS, build_parser, main
+from pointwm.paths import SAMPLE_CAPTURE
+
+
+def test_every_subcommand_has_help(capsys):
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0
+        assert "usage: pointwm" in capsys.readouterr().out
+    assert set(COMMANDS) <= set(build_parser()._subparsers._group_actions[0].choices)
+
+
+@pytest.mark.slow
+def test_demo_writes_cloud_picture_and_summary(tmp_path, capsys):
+    assert main(["-q", "demo", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["cameras"] == ["front", "side"]
+    assert 3000 < summary["num_points"] < 12000
+    lo, hi = summary["bounds_m"]["min"], summary["bounds_m"]["max"]
+    assert lo[0] >= 0 and hi[0] <= 0.7 and lo[2] >= -0.3  # inside the default workspace
+    from PIL import Image
+
+    with Image.open(tmp_path / "scene.png") as im:
+        assert im.size[0] > 600 and im.size[1] > 300
+    assert (tmp_path / "scene.ply").stat().st_size > 10 * summary["num_points"]
+    assert str(tmp_path / "scene.ply") in capsys.readouterr().out
+
+
+def test_cloud_command(tmp_path, capsys):
+    out = tmp_path / "c.ply"
+    assert main(["-q", "cloud", str(SAMPLE_CAPTURE), "--out", str(out), "--voxel", "0.03", "--no-normals"]) == 0
+    from pointwm.ply import read_ply
+
+    cloud, _ = read_ply(out)
+    assert cloud.normals is None and 500 < len(cloud) < 5000
+    assert out.with_suffix(".png").is_file()
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["cloud", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no camera.json or capture.json inside" in err[0]
+    assert main(["cloud", str(SAMPLE_CAPTURE), "--workspace", "5", "5", "5", "6", "6", "6",
+                 "--out", str(tmp_path / "x.ply")]) == 2
+    assert "no valid point inside the workspace" in capsys.readouterr().err
