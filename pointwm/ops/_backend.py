@@ -29,6 +29,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import warnings
@@ -46,6 +47,7 @@ __all__ = [
     "build_host_backend",
     "cuda_source_dir",
     "kernel_backend",
+    "load_source",
     "reference_forced",
     "register_self_check",
     "reset_self_checks",
@@ -72,6 +74,34 @@ def cuda_source_dir() -> Path:
     """The folder holding the ``.cu`` sources: ``$POINTWM_CUDA_DIR`` or ``<repo>/cuda``."""
     env = os.environ.get(ENV_CUDA_DIR)
     return Path(env) if env else Path(__file__).resolve().parents[2] / "cuda"
+
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
+
+
+def load_source(module: str, source_dir: Path | None = None) -> str:
+    """The CUDA source of ``cuda/<module>.cu`` with its local ``#include "*.cuh"`` inlined.
+
+    NVRTC gets one self-contained string, so cupy's compile cache (keyed on the source
+    text) is invalidated when a shared header changes, and no include path is needed.
+    Each header is inlined once (they all use ``#pragma once``).
+    """
+    source_dir = source_dir or cuda_source_dir()
+    seen: set[str] = set()
+
+    def expand(path: Path) -> str:
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if not name.endswith(".cuh") or not (source_dir / name).is_file():
+                return m.group(0)  # host_emulation.h sits in an #ifndef __CUDACC__ block
+            if name in seen:
+                return f"// {name} already included"
+            seen.add(name)
+            return f"// begin {name}\n{expand(source_dir / name)}\n// end {name}"
+
+        return _INCLUDE.sub(repl, path.read_text())
+
+    return expand(source_dir / f"{module}.cu")
 
 
 def reference_forced() -> bool:
@@ -101,6 +131,7 @@ class CupyBackend:
 
     name = "cupy"
     block = 256
+    device_type = "cuda"  # tests substitute a fake cupy and CPU tensors
 
     def __init__(self, source_dir: Path | None = None) -> None:
         import cupy  # noqa: F401  (fail here, not at the first launch)
@@ -114,9 +145,8 @@ class CupyBackend:
         key = (module, device_index)
         mod = self._modules.get(key)
         if mod is None:
-            path = self.source_dir / f"{module}.cu"
-            code = path.read_text()
-            mod = cupy.RawModule(code=code, options=(f"-I{self.source_dir}",), backend="nvrtc")
+            code = load_source(module, self.source_dir)
+            mod = cupy.RawModule(code=code, backend="nvrtc")
             self._modules[key] = mod
         return mod.get_function(kernel)
 
@@ -128,12 +158,11 @@ class CupyBackend:
             return
         tensors = [a for a in args if isinstance(a, Tensor)]
         device = tensors[0].device
-        if device.type != "cuda":
+        if device.type != self.device_type:
             raise ValueError(f"{module}.{kernel}: CupyBackend needs CUDA tensors, got {device}")
-        index = device.index if device.index is not None else torch.cuda.current_device()
+        index, stream_ptr, sms = self._device_info(device)
         with cupy.cuda.Device(index):
-            stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream)
-            with stream:
+            with cupy.cuda.ExternalStream(stream_ptr):
                 fn = self._function(module, kernel, index)
                 cargs: list[Any] = []
                 for i, a in enumerate(args):
@@ -148,9 +177,15 @@ class CupyBackend:
                         cargs.append(np.float64(a))
                     else:
                         raise TypeError(f"{module}.{kernel}: argument {i} has type {type(a)}")
-                sms = torch.cuda.get_device_properties(device).multi_processor_count
                 grid = max(1, min(math.ceil(n / self.block), sms * 32))
                 fn((grid,), (self.block,), tuple(cargs))
+
+    @staticmethod
+    def _device_info(device: torch.device) -> tuple[int, int, int]:
+        """(device index, torch's current stream handle on it, multiprocessor count)."""
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        stream = torch.cuda.current_stream(index).cuda_stream
+        return index, stream, torch.cuda.get_device_properties(index).multi_processor_count
 
 
 # --------------------------------------------------------------------------------------

@@ -61,16 +61,25 @@ def _reference_forward(x: Tensor, index: Tensor, dim_size: int, reduce: str) -> 
         out = x.new_zeros(shape).index_add_(0, index, x)
         if reduce == "sum":
             return out, None, None
-        count = torch.zeros(dim_size, dtype=x.dtype, device=x.device)
-        count.index_add_(0, index, torch.ones_like(index, dtype=x.dtype))
+        count = torch.bincount(index, minlength=dim_size).to(x.dtype)
         return out / count.clamp(min=1)[:, None], None, count
-    idx = index[:, None].expand_as(x)
+    # By definition: the best value per bin (native scatter_reduce), then the smallest row
+    # holding it among the ~B*C winners (nonzero of an equality mask, a small amin scatter).
     amax = "amax" if reduce == "max" else "amin"
-    best = x.new_zeros(shape).scatter_reduce_(0, idx, x, amax, include_self=False)
-    rows = torch.arange(n, device=x.device)[:, None].expand_as(x)
-    cand = torch.where(x == best.index_select(0, index), rows, n)
-    arg = torch.full(shape, n, dtype=torch.long, device=x.device)
-    arg.scatter_reduce_(0, idx, cand, "amin", include_self=True)
+    best = x.new_zeros(shape).scatter_reduce_(0, index[:, None].expand_as(x), x, amax,
+                                              include_self=False)
+    return _with_arg(x, index, best)
+
+
+def _with_arg(x: Tensor, index: Tensor, best: Tensor) -> Forward:
+    """Given each bin's best value (B, C), the smallest row holding it (N if empty)."""
+    n, c = x.shape
+    dim_size = best.shape[0]
+    shape = (dim_size, c)
+    rows, cols = torch.nonzero(x == best.index_select(0, index), as_tuple=True)  # ~B*C winners
+    arg = torch.full((dim_size * c,), n, dtype=torch.long, device=x.device)
+    arg.scatter_reduce_(0, index[rows] * c + cols, rows, "amin", include_self=True)
+    arg = arg.view(shape)
     values = torch.where(arg < n, best, torch.zeros((), dtype=x.dtype, device=x.device))
     return values, arg, None
 

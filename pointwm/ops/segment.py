@@ -1,7 +1,8 @@
 """``segment_reduce``: reduce rows of ``src`` over sorted CSR segments given by ``indptr``.
 
-Three faces: :func:`segment_reduce_reference` (PyTorch: expands ``indptr`` to a row index
-and calls the scatter reference; CPU path and test oracle), ``cuda/segment_reduce.cu``
+Three faces: :func:`segment_reduce_reference` (PyTorch: ``torch.segment_reduce`` for the
+values, the scatter reference's arg rule for max/min; CPU path and test oracle; the tests
+also check it against ``scatter`` with the expanded row index), ``cuda/segment_reduce.cu``
 (one thread per (segment, column), deterministic), and :func:`segment_reduce`, the
 public op (autograd shared with ``scatter``).
 """
@@ -20,8 +21,9 @@ from pointwm.ops.scatter import (
     Forward,
     Reduce,
     ScatterFunction,
-    _reference_forward,
+    _with_arg,
 )
+from pointwm.ops.scatter import _reference_forward as _scatter_reference_forward
 
 _REDUCE_CODE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 
@@ -62,6 +64,33 @@ def _row_index(indptr: Tensor, n: int) -> Tensor:
     return torch.repeat_interleave(torch.arange(s, device=indptr.device), counts, output_size=n)
 
 
+def _reference_forward(
+    x: Tensor, indptr: Tensor, index: Tensor | None, reduce: str
+) -> Forward:
+    """Reference on (N, C) ``x``, int64 ``indptr`` (S + 1,) and its row ``index`` (N,).
+
+    ``torch.segment_reduce`` (several times faster than a scatter on sorted rows) for the
+    values; the arg of max/min as in scatter. Falls back to the scatter reference for
+    dtypes that ``torch.segment_reduce`` does not take.
+    """
+    s = indptr.shape[0] - 1
+    if index is not None and index.shape[0] != x.shape[0]:  # skipped: only values needed
+        index = None
+    if x.shape[0] == 0 or s == 0 or not x.is_floating_point():
+        return _scatter_reference_forward(x, _row_index(indptr, x.shape[0]), s, reduce)
+    op = "sum" if reduce == "mean" else reduce
+    try:
+        values = torch.segment_reduce(x, op, offsets=indptr, axis=0, unsafe=True)
+    except (RuntimeError, NotImplementedError):  # dtype/device not supported natively
+        return _scatter_reference_forward(x, _row_index(indptr, x.shape[0]), s, reduce)
+    if reduce == "sum":
+        return values, None, None
+    if reduce == "mean":
+        count = (indptr[1:] - indptr[:-1]).to(x.dtype)
+        return values / count.clamp(min=1)[:, None], None, count
+    return _with_arg(x, _row_index(indptr, x.shape[0]) if index is None else index, values)
+
+
 def _kernel_forward(backend: Backend, x: Tensor, indptr: Tensor, reduce: str) -> Forward:
     """``cuda/segment_reduce.cu`` on contiguous (N, C) ``x`` and int64 ``indptr`` (S + 1,)."""
     if x.dtype in UPCAST_DTYPES:
@@ -86,8 +115,9 @@ def segment_reduce_reference(
     """PyTorch reference of :func:`segment_reduce` (same contract)."""
     _check(src, indptr, reduce)
     x = src[:, None] if src.ndim == 1 else src
-    index = _row_index(indptr.long(), x.shape[0])
-    values, arg, _ = _reference_forward(x, index, indptr.shape[0] - 1, reduce)
+    indptr = indptr.long()
+    index = _row_index(indptr, x.shape[0])
+    values, arg, _ = _reference_forward(x, indptr, index, reduce)
     if src.ndim == 1:
         values, arg = values[:, 0], None if arg is None else arg[:, 0]
     return values if arg is None else (values, arg)
@@ -111,17 +141,19 @@ def segment_reduce(
     x = src[:, None] if src.ndim == 1 else src
     x = x.contiguous()
     indptr = indptr.to(torch.long).contiguous()
-    index = _row_index(indptr, x.shape[0])
     s = indptr.shape[0] - 1
+    needs_index = x.requires_grad or reduce in ("max", "min") or not x.is_floating_point()
+    # The row index (N,) serves backward and the max/min arg only; skip it otherwise.
+    index = _row_index(indptr, x.shape[0]) if needs_index else indptr.new_empty(0)
     if not x.is_floating_point():
-        values, arg, _ = _reference_forward(x, index, s, reduce)
+        values, arg, _ = _reference_forward(x, indptr, index, reduce)
         out = values if arg is None else (values, arg)
     else:
         backend = _backend.kernel_backend("segment_reduce", x.device)
 
         def forward_impl(t: Tensor, r: str) -> Forward:
             if backend is None or t.numel() == 0 or s == 0:
-                return _reference_forward(t, index, s, r)
+                return _reference_forward(t, indptr, index, r)
             return _kernel_forward(backend, t, indptr, r)
 
         out = ScatterFunction.apply(x, index, reduce, forward_impl)
@@ -140,7 +172,7 @@ def _self_check(backend: Backend, device: torch.device) -> None:
     index = _row_index(indptr, 200)
     for reduce in REDUCES:
         got = _kernel_forward(backend, x, indptr, reduce)
-        want = _reference_forward(x, index, indptr.shape[0] - 1, reduce)
+        want = _reference_forward(x, indptr, index, reduce)
         _backend.assert_close(f"segment_reduce[{reduce}]", got[0], want[0])
         if want[1] is not None:
             _backend.assert_close(f"segment_reduce[{reduce}].arg", got[1], want[1])

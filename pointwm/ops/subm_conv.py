@@ -169,7 +169,8 @@ def subm_conv3d(
         o = rulebook.pairs_out[start : start + count]
         i = rulebook.pairs_in[start : start + count]
         start += count
-        out = out.index_add(0, o, pooled.index_select(0, i) @ weight[kk])  # (count, C_out)
+        # In place: out is matmul output, which autograd does not need for its backward.
+        out.index_add_(0, o, pooled.index_select(0, i) @ weight[kk])  # (count, C_out)
     out = out.index_select(0, rulebook.inverse)  # (N, C_out)
     return out if bias is None else out + bias
 
