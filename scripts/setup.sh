@@ -6,9 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# Debian packages: libusb for Open3D/pyrealsense2, libgomp for Open3D's OpenMP.
+# Debian packages: libusb for Open3D/pyrealsense2, libgomp for Open3D's OpenMP, Mesa's
+# EGL/GL for MuJoCo's headless renderer (MUJOCO_GL=egl).
 apt_needed=()
-for pkg in libusb-1.0-0 libgomp1; do
+for pkg in libusb-1.0-0 libgomp1 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgles2; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_needed+=("$pkg")
 done
 if [ "${#apt_needed[@]}" -gt 0 ]; then

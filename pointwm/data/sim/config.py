@@ -1,0 +1,77 @@
+"""Configuration of the simulated data generator (frozen, JSON-able)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["GENERATOR_VERSION", "SimConfig"]
+
+# Bump when a change alters the clips a (config, seed) produces: archives record it.
+GENERATOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What one simulated clip looks like.
+
+    robot:         robot name (``kinematics.load_robot``); its URDF primitives become the
+                   simulated robot (driven kinematically along the planned joint path).
+    num_steps:     T, predicted steps per clip; step_dt: seconds per step.
+    physics_dt:    MuJoCo time step (s); settle_time: seconds objects settle before t0.
+    width, height: camera image size (pixels); fov_deg: (lo, hi) vertical field of view.
+    cameras:       (lo, hi) number of cameras per clip; objects: (lo, hi) objects per clip.
+    push_prob:     probability of a push motion (else a random reach).
+    voxel_size:    metres, one scene point per voxel; max_points: cap on N.
+    workspace_lo/hi: crop box of the scene points (world frame, metres).
+    """
+
+    robot: str = "panda"
+    num_steps: int = 10
+    step_dt: float = 0.1
+    physics_dt: float = 0.002
+    settle_time: float = 0.3
+    width: int = 160
+    height: int = 120
+    fov_deg: tuple[float, float] = (50.0, 65.0)
+    cameras: tuple[int, int] = (1, 3)
+    objects: tuple[int, int] = (1, 4)
+    push_prob: float = 0.75
+    voxel_size: float = 0.015
+    max_points: int = 12000
+    workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
+    workspace_hi: tuple[float, float, float] = (0.7, 0.4, 1.2)
+
+    def __post_init__(self) -> None:
+        def pair(name, lo_min):
+            v = getattr(self, name)
+            if len(v) != 2 or not (lo_min <= v[0] <= v[1]):
+                raise ValueError(f"SimConfig.{name}: expected (lo, hi) with {lo_min} <= lo <= hi, got {v}")
+            object.__setattr__(self, name, tuple(v))
+
+        pair("cameras", 1)
+        pair("objects", 1)
+        pair("fov_deg", 1.0)
+        for name in ("num_steps", "width", "height", "max_points"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"SimConfig.{name}: expected a positive integer, got {getattr(self, name)}")
+        for name in ("step_dt", "physics_dt", "voxel_size"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"SimConfig.{name}: expected > 0, got {getattr(self, name)}")
+        if self.settle_time < 0:
+            raise ValueError(f"SimConfig.settle_time: expected >= 0, got {self.settle_time}")
+        ratio = self.step_dt / self.physics_dt
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(f"SimConfig: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
+        if not 0.0 <= self.push_prob <= 1.0:
+            raise ValueError(f"SimConfig.push_prob: expected in [0, 1], got {self.push_prob}")
+        if self.objects[1] > 8:
+            raise ValueError(f"SimConfig.objects: at most 8 objects, got {self.objects}")
+
+    @property
+    def substeps(self) -> int:
+        """Physics steps per clip step."""
+        return int(round(self.step_dt / self.physics_dt))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

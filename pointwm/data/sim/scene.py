@@ -1,0 +1,176 @@
+"""Random table-top scenes and their MuJoCo model (MJCF built from primitives).
+
+The world frame is the robot base frame (z up); the table top is the plane z = 0. The robot
+is built from its URDF's primitive shapes as mocap bodies, one per link, whose poses the
+generator sets from ``kinematics`` forward kinematics at every physics step: the robot is
+driven exactly along its joint path and pushes objects, which are free bodies.
+
+Segment ids (per-pixel and per-point): 0 static (table), 1..K objects, -1 background,
+-2 robot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pointwm.data.sim.config import SimConfig
+
+__all__ = ["CameraSpec", "ObjectSpec", "SceneSpec", "build_mjcf", "sample_scene"]
+
+SEG_BACKGROUND = -1
+SEG_ROBOT = -2
+TABLE_CENTER = (0.45, 0.0)
+TABLE_HALF = (0.65, 0.7, 0.025)  # half extents (m); the top is at z = 0
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One free object. kind: box (size = half extents), cylinder (radius, half height),
+    sphere (radius,). xy/yaw: pose on the table (m, rad); mass kg; friction (sliding)."""
+
+    kind: str
+    size: tuple[float, ...]
+    xy: tuple[float, float]
+    yaw: float
+    mass: float
+    friction: float
+    rgba: tuple[float, float, float, float]
+
+    @property
+    def half_height(self) -> float:
+        return self.size[2] if self.kind == "box" else self.size[1] if self.kind == "cylinder" else self.size[0]
+
+    @property
+    def radius(self) -> float:
+        """Horizontal bounding radius (m)."""
+        return math.hypot(self.size[0], self.size[1]) if self.kind == "box" else self.size[0]
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """A pinhole camera at ``eye`` looking at ``target`` (world, m) with vertical fov (deg)."""
+
+    eye: tuple[float, float, float]
+    target: tuple[float, float, float]
+    fov_deg: float
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    objects: tuple[ObjectSpec, ...]
+    cameras: tuple[CameraSpec, ...]
+    table_rgba: tuple[float, float, float, float]
+
+
+def sample_scene(rng: np.random.Generator, cfg: SimConfig) -> SceneSpec:
+    """A random scene: 1-4 objects spread on the table in reach, 1-3 cameras viewing it."""
+    n_obj = int(rng.integers(cfg.objects[0], cfg.objects[1] + 1))
+    objects: list[ObjectSpec] = []
+    for _ in range(200):
+        if len(objects) == n_obj:
+            break
+        kind = ("box", "cylinder", "sphere")[int(rng.integers(3))]
+        if kind == "box":
+            size = tuple(float(x) for x in rng.uniform([0.02, 0.02, 0.02], [0.06, 0.06, 0.06]))
+        elif kind == "cylinder":
+            size = (float(rng.uniform(0.02, 0.05)), float(rng.uniform(0.02, 0.07)))
+        else:
+            size = (float(rng.uniform(0.02, 0.045)),)
+        xy = (float(rng.uniform(0.35, 0.62)), float(rng.uniform(-0.28, 0.28)))
+        hue = rng.uniform(0, 1, 3)
+        rgba = tuple(float(x) for x in 0.15 + 0.85 * hue / max(hue.max(), 1e-6)) + (1.0,)
+        spec = ObjectSpec(kind, size, xy, float(rng.uniform(-math.pi, math.pi)),
+                          float(rng.uniform(0.05, 1.0)), float(rng.uniform(0.3, 1.0)), rgba)
+        if all(math.dist(spec.xy, o.xy) > spec.radius + o.radius + 0.02 for o in objects):
+            objects.append(spec)
+    n_cam = int(rng.integers(cfg.cameras[0], cfg.cameras[1] + 1))
+    cameras = []
+    for _ in range(n_cam):
+        az = math.radians(float(rng.uniform(-150, 150)))
+        el = math.radians(float(rng.uniform(25, 70)))
+        dist = float(rng.uniform(0.8, 1.3))
+        target = (TABLE_CENTER[0] + float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.15, 0.15)), 0.02)
+        eye = (target[0] + dist * math.cos(el) * math.cos(az),
+               target[1] + dist * math.cos(el) * math.sin(az),
+               target[2] + dist * math.sin(el))
+        cameras.append(CameraSpec(eye, target, float(rng.uniform(*cfg.fov_deg))))
+    wood = rng.uniform([0.45, 0.3, 0.15], [0.75, 0.55, 0.35])
+    return SceneSpec(tuple(objects), tuple(cameras), tuple(float(x) for x in wood) + (1.0,))
+
+
+def _f(v) -> str:
+    return " ".join(f"{float(x):.9g}" for x in v)
+
+
+def _quat(R: np.ndarray) -> np.ndarray:
+    import mujoco
+
+    q = np.zeros(4)
+    mujoco.mju_mat2Quat(q, np.ascontiguousarray(R, dtype=np.float64).reshape(9))
+    return q
+
+
+def _geom_xml(kind: str, size, T: np.ndarray, extra: str) -> str:
+    if kind == "box":
+        s = [x / 2 for x in size]
+    elif kind == "cylinder":
+        s = [size[0], size[1] / 2]
+    elif kind == "sphere":
+        s = [size[0]]
+    else:
+        raise ValueError(f"simulated robot: {kind!r} geometry is not supported (primitives only: box, cylinder, sphere)")
+    return f'<geom type="{kind}" size="{_f(s)}" pos="{_f(T[:3, 3])}" quat="{_f(_quat(T[:3, :3]))}" {extra}/>'
+
+
+def build_mjcf(scene: SceneSpec, robot, cfg: SimConfig) -> tuple[str, list[str]]:
+    """MJCF text of the scene, and the robot link names that became mocap bodies (in order).
+
+    robot: a ``kinematics.RobotModel`` (its description's primitive shapes are used).
+    Collision bits: table (1/1), objects (1/3), robot (2/0): the robot touches objects
+    only, never the table or itself.
+    """
+    from pointwm.geometry import look_at
+
+    robot_links = []
+    bodies = []
+    for link in robot.description.links:
+        if not link.shapes:
+            continue
+        geoms = "".join(
+            _geom_xml(s.kind, s.size, np.asarray(s.T_link_shape), 'contype="2" conaffinity="0" rgba="0.85 0.85 0.88 1"')
+            for s in link.shapes
+        )
+        bodies.append(f'<body name="robot_{len(robot_links)}" mocap="true">{geoms}</body>')
+        robot_links.append(link.name)
+    objs = []
+    for i, o in enumerate(scene.objects):
+        size = o.size if o.kind != "cylinder" else (o.size[0], o.size[1])
+        cy, sy = math.cos(o.yaw / 2), math.sin(o.yaw / 2)
+        objs.append(
+            f'<body name="obj_{i}" pos="{_f((*o.xy, o.half_height + 1e-4))}" quat="{_f((cy, 0, 0, sy))}">'
+            f'<freejoint/><geom type="{o.kind}" size="{_f(size)}" mass="{o.mass:.6g}" '
+            f'friction="{o.friction:.6g} 0.005 0.0001" rgba="{_f(o.rgba)}" contype="1" conaffinity="3" '
+            f'condim="4" solref="0.004 1" solimp="0.95 0.99 0.001"/></body>'
+        )
+    cams = []
+    for i, c in enumerate(scene.cameras):
+        T = look_at(c.eye, c.target).numpy()  # OpenCV axes: x right, y down, z forward
+        # MuJoCo cameras look along -z with y up: xaxis = x_cv, yaxis = -y_cv.
+        cams.append(f'<camera name="cam{i}" pos="{_f(c.eye)}" xyaxes="{_f(T[:3, 0])} {_f(-T[:3, 1])}" fovy="{c.fov_deg:.9g}"/>')
+    hx, hy, hz = TABLE_HALF
+    xml = f"""<mujoco model="pointwm_scene">
+  <option timestep="{cfg.physics_dt}" gravity="0 0 -9.81" cone="elliptic" impratio="2"/>
+  <visual><quality offsamples="0" shadowsize="0"/><global offwidth="{max(cfg.width, 64)}" offheight="{max(cfg.height, 64)}"/>
+    <map znear="0.01" zfar="20"/></visual>
+  <worldbody>
+    <light directional="true" pos="0.4 -0.3 2" dir="-0.2 0.15 -1" diffuse="0.7 0.7 0.7" castshadow="false"/>
+    <geom name="table" type="box" size="{hx} {hy} {hz}" pos="{TABLE_CENTER[0]} {TABLE_CENTER[1]} {-hz}" rgba="{_f(scene.table_rgba)}" contype="1" conaffinity="1" friction="0.8 0.005 0.0001"/>
+    {''.join(bodies)}
+    {''.join(objs)}
+    {''.join(cams)}
+  </worldbody>
+</mujoco>"""
+    return xml, robot_links
