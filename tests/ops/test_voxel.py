@@ -114,3 +114,16 @@ def test_voxel_pool(device):
     torch.testing.assert_close(pooled, torch.tensor([[0.02, 0, 0], [0.5, 0.5, 0.5]], device=device))
     torch.testing.assert_close(ops.voxel_pool(xyz, g, "max")[:, 0],
                                torch.tensor([0.03, 0.5], device=device))
+
+
+@pytest.mark.parametrize("n, span", [(1, 1), (50, 4), (5000, 40), (3000, 2000)])
+def test_dense_and_sorted_unique_agree(n, span):
+    from pointwm.ops.voxel import unique_sorted
+
+    gen = torch.Generator().manual_seed(n)
+    key = torch.randint(0, span, (n,), generator=gen)
+    ref = torch.unique(key, sorted=True, return_inverse=True, return_counts=True)
+    for dense in (True, False, None):
+        got = unique_sorted(key, span, dense=dense)
+        for a, b in zip(got, ref, strict=True):
+            assert torch.equal(a, b)
