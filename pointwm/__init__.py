@@ -6,5 +6,14 @@ Kept light: importing ``pointwm`` loads only the geometry leaf. Heavier parts
 
 from pointwm.geometry import PointCloud
 
-__all__ = ["PointCloud", "__version__"]
+__all__ = ["PointCloud", "WorldModel", "__version__"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``from pointwm import WorldModel`` imports the model package on first use only.
+    if name == "WorldModel":
+        from pointwm.model import WorldModel
+
+        return WorldModel
+    raise AttributeError(f"module 'pointwm' has no attribute {name!r}")
