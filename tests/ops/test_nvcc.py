@@ -44,7 +44,10 @@ def _load_nvrtc():
     from pathlib import Path
 
     candidates = []
-    spec = importlib.util.find_spec("nvidia.cuda_nvrtc")  # pip nvidia-cuda-nvrtc-cu12
+    try:
+        spec = importlib.util.find_spec("nvidia.cuda_nvrtc")  # pip nvidia-cuda-nvrtc-cu12
+    except ModuleNotFoundError:  # no `nvidia` namespace package at all
+        spec = None
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
             candidates += sorted(Path(loc, "lib").glob("libnvrtc.so*"))
