@@ -8,12 +8,12 @@ per-point flow ``flow_1_x ...``). Open3D, MeshLab and CloudCompare read these fi
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pointwm.atomic import write_bytes
 from pointwm.geometry import PointCloud
 
 __all__ = ["read_ply", "write_ply"]
@@ -55,16 +55,7 @@ def write_ply(path: str | os.PathLike, cloud: PointCloud, attributes: dict[str, 
     header = ["ply", "format binary_little_endian 1.0", "comment written by pointwm", f"element vertex {n}"]
     header += [f"property {ply_type[dt]} {name}" for name, dt, _ in fields]
     header.append("end_header")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(("\n".join(header) + "\n").encode("ascii"))
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, ("\n".join(header) + "\n").encode("ascii") + data.tobytes())
     return path
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
@@ -47,12 +46,6 @@ def cloud_from_capture(capture_dir: Path, args: argparse.Namespace):
 
 def write_json(path: Path, data: dict) -> Path:
     """Write JSON atomically (temporary file + rename)."""
-    import os
-    import tempfile
+    from pointwm.atomic import write_json as _write_json
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-    return path
+    return _write_json(path, data)

@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import tarfile
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pointwm.atomic import write_bytes
 from pointwm.data.clip import CameraView, Clip, ClipError
 
 __all__ = [
@@ -160,19 +160,6 @@ def read_manifest(root: str | os.PathLike) -> Manifest:
         shards.append(info)
     return Manifest(root, schema, tuple(sorted(shards, key=lambda s: s.index)),
                     data.get("config") or {}, str(data.get("created_by", "")))
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- encoding
@@ -374,7 +361,7 @@ class ArchiveWriter:
         data = _tar_bytes(clips)
         info = ShardInfo(shard_name(index), int(index), len(clips), len(data),
                          hashlib.sha256(data).hexdigest(), int(span if span is not None else len(clips)))
-        _atomic_write_bytes(self.root / info.name, data)
+        write_bytes(self.root / info.name, data)
         self._shards[index] = info
         self._write_manifest()
         log.debug("wrote %s: %d clips, %d bytes", info.name, info.clips, info.bytes)
@@ -387,7 +374,7 @@ class ArchiveWriter:
     def _write_manifest(self) -> None:
         data = self.manifest().to_json()
         data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _atomic_write_bytes(self.root / MANIFEST, (json.dumps(data, indent=1) + "\n").encode())
+        write_bytes(self.root / MANIFEST, (json.dumps(data, indent=1) + "\n").encode())
 
 
 def _config_diff(old: Mapping, new: Mapping, prefix: str = "") -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ from typing import Any
 from torch import Tensor
 
 __all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "write_checkpoint"]
+
+from pointwm.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,8 @@ def write_checkpoint(path: str | Path, tensors: Mapping[str, Tensor], config: Ma
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     meta = {"format": FORMAT, "config": json.dumps(dict(config), sort_keys=True)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(cpu, tmp, metadata=meta)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(cpu, str(tmp), metadata=meta)
     log.info("wrote checkpoint %s (%d tensors)", path, len(cpu))
     return path
 

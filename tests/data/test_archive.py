@@ -119,10 +119,11 @@ def _write_raw_shard(root, clips_members):
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
     data = buf.getvalue()
-    from pointwm.data.archive import ShardInfo, _atomic_write_bytes, shard_name
+    from pointwm.atomic import write_bytes
+    from pointwm.data.archive import ShardInfo, shard_name
 
     info = ShardInfo(shard_name(0), 0, len(clips_members), len(data), hashlib.sha256(data).hexdigest())
-    _atomic_write_bytes(root / info.name, data)
+    write_bytes(root / info.name, data)
     writer._shards[0] = info
     writer._write_manifest()
 
