@@ -1,3 +1,34 @@
-"""MPPI planning against goal flows (not built yet: see the planning issue)."""
+"""MPPI planning against goal flows: goals, costs, the planner, closed-loop evaluation.
 
-__all__: list[str] = []
+    from planning import MPPIPlanner, PlannerConfig, Goal
+    plan = MPPIPlanner(PlannerConfig.from_yaml("default")).plan(model, scene, robot, q0, goal)
+"""
+
+from planning.config import CostWeights, PlannerConfig
+from planning.costs import COST_TERMS
+from planning.goal import Goal, GoalError, ResolvedGoal
+from planning.mppi import (
+    Dynamics,
+    MPPIPlanner,
+    Plan,
+    PlanningError,
+    RandomShootingPlanner,
+    project_to_limits,
+    world_model_dynamics,
+)
+
+__all__ = [
+    "COST_TERMS",
+    "CostWeights",
+    "Dynamics",
+    "Goal",
+    "GoalError",
+    "MPPIPlanner",
+    "Plan",
+    "PlannerConfig",
+    "PlanningError",
+    "RandomShootingPlanner",
+    "ResolvedGoal",
+    "project_to_limits",
+    "world_model_dynamics",
+]

@@ -1,6 +1,7 @@
-"""Evaluation: flow metrics (l2, l2_moved, l2_static per step) and baseline predictors."""
+"""Evaluation: flow metrics (l2, l2_moved, l2_static per step), baselines, archive evaluation."""
 
 from pointwm.eval.baselines import nearest_robot_point_flow, zero_flow
+from pointwm.eval.evaluate import PREDICTORS, EvalReport, evaluate
 from pointwm.eval.metrics import FlowMetrics
 
-__all__ = ["FlowMetrics", "nearest_robot_point_flow", "zero_flow"]
+__all__ = ["PREDICTORS", "EvalReport", "FlowMetrics", "evaluate", "nearest_robot_point_flow", "zero_flow"]

@@ -1,0 +1,144 @@
+"""Planner configuration: frozen dataclasses loaded from ``configs/planner/*.yaml``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CostWeights", "PlannerConfig"]
+
+
+@dataclass(frozen=True)
+class CostWeights:
+    """Weights of the cost terms (see :mod:`planning.costs` for each term's unit).
+
+    goal:        per metre of mean distance between goal points and their targets.
+    reach:       per metre of distance from the goal points' centroid to the nearest robot
+                 point, averaged over steps (a shaping term; 0 turns it off).
+    still:       per metre of mean displacement of the non-goal points (0 turns it off).
+    smoothness:  per squared joint acceleration, in units of (velocity_limits * dt) per step.
+    size:        per squared joint velocity, in units of (velocity_limits * dt).
+    joint_limit: per squared fraction of a joint's range spent inside the limit margin.
+    table:       per metre of robot points below the table plane (deepest point, worst step).
+    """
+
+    goal: float = 10.0
+    reach: float = 0.0
+    still: float = 0.0
+    smoothness: float = 0.01
+    size: float = 0.01
+    joint_limit: float = 1.0
+    table: float = 100.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"CostWeights.{f.name}: expected a finite number >= 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """MPPI settings (Williams et al. 2017 symbols: K samples, T horizon, lambda temperature).
+
+    K, T:             samples per iteration and horizon (steps of ``dt`` seconds).
+    iterations:       MPPI iterations per plan() call.
+    lambda_:          softmax temperature in cost units (``lambda`` is a Python keyword).
+    noise_std:        std of the per-step joint increments, as a fraction of the per-step
+                      velocity bound ``velocity_limits * dt``.
+    noise_smoothing:  AR(1) coefficient of the increment noise along time, in [0, 1).
+    noise_decay:      noise std multiplier per iteration, in (0, 1].
+    time_budget_s:    wall-clock seconds for one plan() call (None: no limit).
+    seed:             seed of the sampling generator (plans are reproducible).
+    weights:          :class:`CostWeights`.
+    joint_limit_margin: fraction of each joint's range near a limit that costs.
+    table_z, table_clearance: the table plane height and the robot's clearance above it (m).
+    """
+
+    K: int = 64
+    T: int = 10
+    dt: float = 0.1
+    iterations: int = 4
+    lambda_: float = 0.05
+    noise_std: float = 0.5
+    noise_smoothing: float = 0.8
+    noise_decay: float = 0.7
+    time_budget_s: float | None = None
+    seed: int = 0
+    weights: CostWeights = field(default_factory=CostWeights)
+    joint_limit_margin: float = 0.05
+    table_z: float = 0.0
+    table_clearance: float = 0.005
+
+    def __post_init__(self) -> None:
+        for name in ("K", "T", "iterations"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"PlannerConfig.{name}: expected a positive integer, got {v!r}")
+        for name in ("dt", "lambda_", "noise_std"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"PlannerConfig.{name}: expected a finite number > 0, got {v!r}")
+        if not 0.0 <= self.noise_smoothing < 1.0:
+            raise ValueError(f"PlannerConfig.noise_smoothing: expected in [0, 1), got {self.noise_smoothing!r}")
+        if not 0.0 < self.noise_decay <= 1.0:
+            raise ValueError(f"PlannerConfig.noise_decay: expected in (0, 1], got {self.noise_decay!r}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ValueError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
+        if not 0.0 <= self.joint_limit_margin < 0.5:
+            raise ValueError(f"PlannerConfig.joint_limit_margin: expected in [0, 0.5), got {self.joint_limit_margin!r}")
+        if isinstance(self.weights, dict):
+            object.__setattr__(self, "weights", CostWeights(**self.weights))
+        if not isinstance(self.weights, CostWeights):
+            raise TypeError(f"PlannerConfig.weights: expected CostWeights or a mapping, got {type(self.weights).__name__}")
+
+    def replace(self, **changes: Any) -> PlannerConfig:
+        """A copy with some fields changed (``weights`` may be a partial mapping)."""
+        if isinstance(changes.get("weights"), dict):
+            changes["weights"] = replace(self.weights, **changes["weights"])
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "planner config") -> PlannerConfig:
+        """Build from a mapping; unknown keys raise ``ValueError`` naming them."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a mapping, got {type(data).__name__}")
+        data = dict(data)
+        if "lambda" in data:
+            data["lambda_"] = data.pop("lambda")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown keys {unknown} (expected some of {sorted(known)})")
+        w = data.pop("weights", None) or {}
+        if not isinstance(w, dict):
+            raise ValueError(f"{source}: weights: expected a mapping, got {type(w).__name__}")
+        wk = {f.name for f in fields(CostWeights)}
+        bad = sorted(set(w) - wk)
+        if bad:
+            raise ValueError(f"{source}: unknown weights {bad} (expected some of {sorted(wk)})")
+        try:
+            return cls(**data, weights=CostWeights(**w))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PlannerConfig:
+        """Load a planner preset: a path, or a name in ``configs/planner/`` ("default")."""
+        import yaml
+
+        p = Path(path)
+        if not p.suffix and not p.exists():
+            p = Path(__file__).resolve().parent.parent / "configs" / "planner" / f"{path}.yaml"
+        if not p.is_file():
+            raise FileNotFoundError(f"planner config {str(path)!r}: no such file")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ValueError(f"planner config {p}: malformed YAML: {e}") from None
+        return cls.from_dict(data, source=f"planner config {p}")

@@ -1,0 +1,382 @@
+"""Model-predictive path integral control (MPPI) over joint-position sequences.
+
+Williams, Aldrich, Theodorou, "Information Theoretic MPC for Model-Based Reinforcement
+Learning", ICRA 2017 (MPPI). Each iteration samples K joint-position sequences (T, J)
+around a mean with temporally smooth noise, projects every sample onto the robot's joint
+position and velocity limits, rolls all K out through the dynamics as robot point flows,
+scores them, and moves the mean to the softmax(-S / lambda)-weighted average of the samples.
+
+The planner knows nothing about the robot beyond what ``RobotModel`` gives (J, limits,
+``point_flow``), nothing about the dynamics beyond its call signature, and keeps no state
+between calls: ``plan`` returns a :class:`Plan` that carries what the next warm start needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from planning.config import PlannerConfig
+from planning.costs import COST_TERMS, total_cost
+from planning.goal import Goal, ResolvedGoal
+
+__all__ = [
+    "Dynamics",
+    "MPPIPlanner",
+    "Plan",
+    "PlanningError",
+    "RandomShootingPlanner",
+    "project_to_limits",
+    "world_model_dynamics",
+]
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, float], None]  # (iteration, iterations, best cost)
+
+
+class PlanningError(ValueError):
+    """Bad planner input (q0 outside the limits, a robot flow that does not match, ...)."""
+
+
+@runtime_checkable
+class Dynamics(Protocol):
+    """Anything that predicts scene flow from candidate robot flows.
+
+    ``dynamics(scene, robot_flows)``: scene has ``xyz`` (N, 3) (a ``PointCloud``);
+    robot_flows (K, T+1, M, 3) float32 metres, world frame. Returns (K, T, N, 3)
+    displacements of the N scene points from t0 (m).
+
+    A dynamics that consumes joint trajectories rather than points (a simulator) sets the
+    attribute ``uses_joint_trajectories = True``; it is then called with the extra keyword
+    ``q_traj`` (K, T+1, J) float64 (rad, m).
+    """
+
+    def __call__(self, scene: Any, robot_flows: Tensor) -> Tensor: ...
+
+
+def world_model_dynamics(model: Any) -> Callable[[Any, Tensor], Tensor]:
+    """Adapt a world model with ``predict(scene, robot_flow (K, T+1, M, 3)) -> (K, T, N, 3)``."""
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"world_model_dynamics: expected an object with predict(), got {type(model).__name__}")
+
+    def dynamics(scene: Any, robot_flows: Tensor) -> Tensor:
+        with torch.no_grad():
+            return model.predict(scene, robot_flows)
+
+    return dynamics
+
+
+def _as_dynamics(world_model: Any) -> Callable[..., Tensor]:
+    if callable(getattr(world_model, "predict", None)) and not getattr(world_model, "uses_joint_trajectories", False):
+        return world_model_dynamics(world_model)
+    if callable(world_model):
+        return world_model
+    raise TypeError(
+        f"world_model: expected a WorldModel or a callable (scene, robot_flows) -> flows, got {type(world_model).__name__}"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """The result of one ``plan`` call.
+
+    actions:        (T, J) joint-position targets for steps 1..T (rad, m): the lowest-cost
+                    candidate evaluated (every candidate respects the limits).
+    q0:             (J,) the start configuration.
+    predicted_flow: (T, N, 3) predicted scene displacements under ``actions`` (m).
+    robot_flow:     (T+1, M, 3) robot points along q0 + actions (m).
+    cost:           total cost of ``actions``; cost_terms: its weighted terms by name.
+    cost_history:   best cost so far after each iteration.
+    mean:           (T, J) the MPPI mean after the last update (what warm starts shift).
+    samples:        rollouts evaluated; elapsed_s: wall time; stopped_early: the time
+                    budget ended the iterations.
+    """
+
+    actions: Tensor
+    q0: Tensor
+    predicted_flow: Tensor
+    robot_flow: Tensor
+    cost: float
+    cost_terms: dict[str, float]
+    cost_history: tuple[float, ...]
+    mean: Tensor
+    samples: int
+    elapsed_s: float
+    stopped_early: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def shifted(self, steps: int = 1) -> Tensor:
+        """(T, J) the mean shifted by ``steps``, the last target repeated (warm start)."""
+        if steps < 0:
+            raise ValueError(f"Plan.shifted: steps must be >= 0, got {steps}")
+        T = self.mean.shape[0]
+        s = min(steps, T - 1) if T > 1 else 0
+        return torch.cat([self.mean[s:], self.mean[-1:].expand(s, -1)], dim=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no flows)."""
+        return {
+            "actions": self.actions.tolist(),
+            "q0": self.q0.tolist(),
+            "cost": self.cost,
+            "cost_terms": dict(self.cost_terms),
+            "cost_history": list(self.cost_history),
+            "samples": self.samples,
+            "elapsed_s": round(self.elapsed_s, 4),
+            "stopped_early": self.stopped_early,
+            **self.info,
+        }
+
+
+def project_to_limits(q: Tensor, q0: Tensor, lower: Tensor, upper: Tensor, step_bound: Tensor) -> Tensor:
+    """Project joint-position sequences onto the position and velocity limits.
+
+    q: (..., T, J) targets for steps 1..T; q0: (J,) start (inside the limits);
+    lower/upper: (J,) position limits; step_bound: (J,) largest move per step
+    (velocity_limits * dt). Returns (..., T, J) with lower <= q_t <= upper and
+    |q_t - q_{t-1}| <= step_bound for every t (q_0 = q0): each step is clamped to the
+    velocity bound from the projected previous step, then to the position box (which,
+    since the previous step is inside the box, never lengthens the step).
+    """
+    out = torch.empty_like(q)
+    prev = q0.to(q).expand_as(q[..., 0, :])
+    for t in range(q.shape[-2]):
+        step = torch.clamp(q[..., t, :] - prev, -step_bound, step_bound)
+        prev = torch.clamp(prev + step, lower, upper)
+        out[..., t, :] = prev
+    return out
+
+
+class _SamplingPlanner:
+    """Shared machinery: limits, sampling, rollout and scoring of candidate batches."""
+
+    def __init__(self, config: PlannerConfig | None = None) -> None:
+        config = config if config is not None else PlannerConfig()
+        if not isinstance(config, PlannerConfig):
+            raise TypeError(f"config: expected a PlannerConfig, got {type(config).__name__}")
+        self.config = config
+
+    # -------------------------------------------------------------- set-up and checks
+    def _setup(self, world_model, scene, robot, q0, goal, warm_start, workspace):
+        cfg = self.config
+        dynamics = _as_dynamics(world_model)
+        model_T = getattr(getattr(world_model, "config", None), "num_steps", None)
+        if isinstance(model_T, int) and model_T != cfg.T:
+            raise PlanningError(
+                f"world_model predicts T = {model_T} steps, so its robot flows need {model_T + 1} steps; "
+                f"the planner's horizon is T = {cfg.T} (set PlannerConfig.T = {model_T})"
+            )
+        xyz = getattr(scene, "xyz", scene)
+        if not isinstance(xyz, Tensor) or xyz.ndim != 2 or xyz.shape[1] != 3 or xyz.shape[0] == 0:
+            raise PlanningError(f"scene: expected a PointCloud (or (N, 3) tensor) with N >= 1, got {getattr(xyz, 'shape', type(xyz).__name__)}")
+        xyz = xyz.float()
+        for attr in ("joint_names", "lower", "upper", "velocity_limits", "point_flow"):
+            if not hasattr(robot, attr):
+                raise TypeError(f"robot: expected a kinematics.RobotModel (missing {attr!r}), got {type(robot).__name__}")
+        J = len(robot.joint_names)
+        dev = xyz.device
+        lower = robot.lower.to(dev, torch.float32)
+        upper = robot.upper.to(dev, torch.float32)
+        step_bound = (robot.velocity_limits.to(dev, torch.float32) * cfg.dt).clamp_min(1e-9)
+        q0 = torch.as_tensor(q0, dtype=torch.float32, device=dev)
+        if q0.shape != (J,):
+            raise PlanningError(f"q0: expected shape ({J},) for the joints {list(robot.joint_names)}, got {tuple(q0.shape)}")
+        if not bool(torch.isfinite(q0).all()):
+            raise PlanningError("q0: contains NaN or inf")
+        tol = 1e-5
+        bad = ((q0 < lower - tol) | (q0 > upper + tol)).nonzero().flatten().tolist()
+        if bad:
+            detail = ", ".join(
+                f"{robot.joint_names[i]}={float(q0[i]):.4f} not in [{float(lower[i]):.4f}, {float(upper[i]):.4f}]" for i in bad
+            )
+            raise PlanningError(f"q0 outside the joint limits of robot {getattr(robot, 'name', '?')!r}: {detail}")
+        q0 = torch.clamp(q0, lower, upper)
+        if isinstance(goal, str):
+            goal = Goal.parse(goal)
+        if isinstance(goal, Goal):
+            goal = goal.resolve(xyz, cfg.T, workspace)
+        if not isinstance(goal, ResolvedGoal):
+            raise TypeError(f"goal: expected a Goal, goal text or ResolvedGoal, got {type(goal).__name__}")
+        if goal.mask.shape[0] != xyz.shape[0]:
+            raise PlanningError(f"goal: resolved for {goal.mask.shape[0]} points, the scene has {xyz.shape[0]}")
+        if warm_start is None:
+            mean = q0.expand(cfg.T, J).clone()
+        else:
+            mean = warm_start.shifted(1) if isinstance(warm_start, Plan) else torch.as_tensor(warm_start)
+            mean = mean.to(dev, torch.float32)
+            if mean.shape != (cfg.T, J):
+                raise PlanningError(f"warm_start: expected a Plan or a ({cfg.T}, {J}) tensor, got {tuple(mean.shape)}")
+        mean = project_to_limits(mean, q0, lower, upper, step_bound)
+        return dynamics, xyz, q0, goal, mean, lower, upper, step_bound
+
+    def _sample(self, mean: Tensor, q0, lower, upper, step_bound, K: int, std_frac: float,
+                gen: torch.Generator) -> Tensor:
+        """(K, T, J) projected samples; sample 0 is the mean itself.
+
+        Noise: AR(1)-smoothed increments (stationary, coefficient ``noise_smoothing``) with
+        std ``std_frac * step_bound``, accumulated along time and added to the mean.
+        """
+        T, J = mean.shape
+        beta = self.config.noise_smoothing
+        w = torch.randn(K, T, J, generator=gen, device=mean.device, dtype=mean.dtype)
+        e = torch.empty_like(w)
+        e[:, 0] = w[:, 0]
+        c = math.sqrt(1.0 - beta * beta)
+        for t in range(1, T):
+            e[:, t] = beta * e[:, t - 1] + c * w[:, t]
+        noise = torch.cumsum(e * (std_frac * step_bound), dim=1)
+        noise[0] = 0.0
+        return project_to_limits(mean + noise, q0, lower, upper, step_bound)
+
+    def _evaluate(self, dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound):
+        """Roll out (K, T, J) samples. Returns total (K,), terms, flows (K, T, N, 3), robot flows."""
+        K, T, J = samples.shape
+        q_traj = torch.cat([q0.expand(K, 1, J), samples], dim=1)  # (K, T+1, J)
+        robot_flows = robot.point_flow(q_traj, validate=False)
+        M = getattr(robot, "num_points", robot_flows.shape[-2])
+        if robot_flows.shape != (K, T + 1, M, 3):
+            raise PlanningError(f"robot.point_flow: expected ({K}, {T + 1}, {M}, 3), got {tuple(robot_flows.shape)}")
+        if getattr(dynamics, "uses_joint_trajectories", False):
+            flows = dynamics(scene, robot_flows, q_traj=q_traj.double())
+        else:
+            flows = dynamics(scene, robot_flows)
+        N = xyz.shape[0]
+        if not isinstance(flows, Tensor) or tuple(flows.shape) != (K, T, N, 3):
+            shape = tuple(flows.shape) if isinstance(flows, Tensor) else type(flows).__name__
+            raise PlanningError(f"dynamics: expected scene flows of shape ({K}, {T}, {N}, 3), got {shape}")
+        flows = flows.to(xyz.device, torch.float32)
+        if not bool(torch.isfinite(flows).all()):
+            raise PlanningError("dynamics: returned NaN or inf scene flows")
+        total, terms = total_cost(xyz, flows, robot_flows.float(), q_traj, goal, lower, upper, step_bound, self.config)
+        return total, terms, flows, robot_flows
+
+    def _progress(self, progress):
+        if callable(progress):
+            return progress, None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self._iterations(), desc="plan", unit="it", leave=False)
+
+            def cb(i, n, best):
+                bar.update(1)
+                bar.set_postfix(cost=f"{best:.4f}")
+
+            return cb, bar
+        return None, None
+
+    def _iterations(self) -> int:
+        return self.config.iterations
+
+
+class MPPIPlanner(_SamplingPlanner):
+    """MPPI (Williams et al. 2017) over joint-position sequences; see the module docstring."""
+
+    def plan(
+        self,
+        world_model: Any,
+        scene: Any,
+        robot: Any,
+        q0: Any,
+        goal: Goal | ResolvedGoal | str,
+        warm_start: Plan | Tensor | None = None,
+        *,
+        workspace: tuple | None = None,
+        progress: bool | ProgressFn = False,
+        time_budget_s: float | None = None,
+    ) -> Plan:
+        """Plan T steps from q0 towards the goal.
+
+        world_model: a WorldModel (``predict`` is used) or any :class:`Dynamics` callable.
+        scene: PointCloud (xyz (N, 3) m, world frame). robot: kinematics.RobotModel.
+        q0: (J,) joint positions (rad, m), inside the limits. goal: Goal, its text form, or a
+        ResolvedGoal. warm_start: the previous Plan (its mean is shifted by one step) or a
+        (T, J) mean. workspace: optional (lo, hi) that goal targets must lie in.
+        progress: True for a tqdm bar, or a callback (iteration, iterations, best cost).
+        time_budget_s: overrides the config's; iterations stop once the next would overrun
+        it and the best plan so far is returned (at least one iteration always runs).
+        """
+        cfg = self.config
+        t_start = time.perf_counter()
+        budget = time_budget_s if time_budget_s is not None else cfg.time_budget_s
+        dynamics, xyz, q0, goal, mean, lower, upper, step_bound = self._setup(
+            world_model, scene, robot, q0, goal, warm_start, workspace)
+        gen = torch.Generator(device=xyz.device).manual_seed(cfg.seed)
+        cb, bar = self._progress(progress)
+        best = None
+        history: list[float] = []
+        n_eval, stopped = 0, False
+        std = cfg.noise_std
+        last_iter = 0.0
+        try:
+            for it in range(cfg.iterations):
+                now = time.perf_counter() - t_start
+                if it > 0 and budget is not None and now + last_iter > budget:
+                    stopped = True
+                    log.info("MPPI: time budget %.2f s reached after %d iteration(s)", budget, it)
+                    break
+                t_it = time.perf_counter()
+                samples = self._sample(mean, q0, lower, upper, step_bound, cfg.K, std, gen)
+                S, terms, flows, robot_flows = self._evaluate(
+                    dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
+                n_eval += cfg.K
+                k = int(torch.argmin(S))
+                if best is None or float(S[k]) < best[0]:
+                    best = (float(S[k]), samples[k].clone(), flows[k].clone(), robot_flows[k].float().clone(),
+                            {n: float(v[k]) for n, v in terms.items()})
+                # MPPI update: w_k = exp(-(S_k - min S) / lambda) / sum, mean = sum_k w_k a_k.
+                weights = torch.softmax(-(S - S.min()) / cfg.lambda_, dim=0)
+                mean = project_to_limits((weights[:, None, None] * samples).sum(0), q0, lower, upper, step_bound)
+                std *= cfg.noise_decay
+                history.append(best[0])
+                last_iter = time.perf_counter() - t_it
+                log.debug("MPPI iteration %d/%d: best %.5f, mean-sample %.5f, ess %.1f, %.2f s",
+                          it + 1, cfg.iterations, best[0], float(S[0]), float(1.0 / weights.square().sum()), last_iter)
+                if cb is not None:
+                    cb(it + 1, cfg.iterations, best[0])
+        finally:
+            if bar is not None:
+                bar.close()
+        cost, actions, flow, rflow, terms = best
+        return Plan(actions, q0, flow, rflow, cost, {n: terms[n] for n in COST_TERMS}, tuple(history), mean,
+                    n_eval, time.perf_counter() - t_start, stopped, {"planner": "mppi", "iterations": len(history)})
+
+
+class RandomShootingPlanner(_SamplingPlanner):
+    """Random shooting: one batch of K * iterations samples (MPPI's budget), keep the best.
+
+    Same sampler, limits, rollout and costs as :class:`MPPIPlanner`, no weighted update;
+    the baseline that MPPI must beat for the same number of rollouts.
+    """
+
+    def _iterations(self) -> int:
+        return 1
+
+    def plan(self, world_model, scene, robot, q0, goal, warm_start=None, *, workspace=None,
+             progress: bool | ProgressFn = False, time_budget_s: float | None = None) -> Plan:
+        """As :meth:`MPPIPlanner.plan`; the budget is not split (one batch)."""
+        cfg = self.config
+        t_start = time.perf_counter()
+        dynamics, xyz, q0, goal, mean, lower, upper, step_bound = self._setup(
+            world_model, scene, robot, q0, goal, warm_start, workspace)
+        gen = torch.Generator(device=xyz.device).manual_seed(cfg.seed)
+        K = cfg.K * cfg.iterations
+        samples = self._sample(mean, q0, lower, upper, step_bound, K, cfg.noise_std, gen)
+        S, terms, flows, robot_flows = self._evaluate(dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
+        k = int(torch.argmin(S))
+        cb, bar = self._progress(progress)
+        if cb is not None:
+            cb(1, 1, float(S[k]))
+        if bar is not None:
+            bar.close()
+        return Plan(samples[k].clone(), q0, flows[k].clone(), robot_flows[k].float().clone(), float(S[k]),
+                    {n: float(terms[n][k]) for n in COST_TERMS}, (float(S[k]),), samples[k].clone(), K,
+                    time.perf_counter() - t_start, False, {"planner": "random_shooting", "iterations": 1})

@@ -1,0 +1,155 @@
+"""``pointwm plan``: one capture + robot + joints + goal → an MPPI plan (JSON), the predicted
+flow (.npz) and a picture (.png)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger("pointwm")
+
+GOAL_HELP = (
+    "goal as SELECTION TARGET[@STEP]: SELECTION is 'box:x0,y0,z0,x1,y1,z1' (world frame, m) or "
+    "'idx:i,j,...'; TARGET is '+dx,dy,dz' (move by), '>x,y,z' (centroid to) or "
+    "'>box:x0,y0,z0,x1,y1,z1' (into a box); '@STEP' = reached by step STEP (default: last). "
+    "Example: 'box:0.45,-0.05,0,0.55,0.05,0.1+0.1,0,0'"
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from pointwm.commands.common import add_cloud_options
+
+    p = sub.add_parser(
+        "plan",
+        help="plan joint actions that move chosen scene points to a goal (MPPI)",
+        description="Fuse a capture into a point cloud, then search (MPPI, Williams et al. 2017) for the "
+        "joint-position sequence whose predicted scene flow reaches the goal. Writes plan.json, "
+        "flow.npz and plan.png to --out.",
+    )
+    p.add_argument("--capture", type=Path, required=True, help="capture directory")
+    p.add_argument("--robot", default="panda", help="robot name, robot YAML or URDF (default: %(default)s)")
+    p.add_argument("--joints", default=None,
+                   help="start joint values (rad, m): J comma-separated numbers in the robot's joint order, "
+                        "or name=value pairs over the default pose (default: the robot's default pose)")
+    p.add_argument("--goal", required=True, help=GOAL_HELP)
+    p.add_argument("--checkpoint", type=Path, required=True, help="world-model checkpoint (.safetensors)")
+    p.add_argument("--config", default="default", help="planner preset name or YAML (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: CAPTURE/plan)")
+    p.add_argument("--budget", type=float, default=None, help="time budget in seconds (best plan so far)")
+    p.add_argument("--samples", "-K", type=int, default=None, help="override K (samples per iteration)")
+    p.add_argument("--iterations", type=int, default=None, help="override the number of MPPI iterations")
+    p.add_argument("--horizon", "-T", type=int, default=None, help="override T (steps)")
+    p.add_argument("--seed", type=int, default=None, help="override the sampling seed")
+    add_cloud_options(p)
+    p.set_defaults(func=run)
+
+
+def parse_joints(text: str | None, robot):
+    """(J,) joint vector from 'v1,...,vJ' or 'name=value,...' (over the default pose)."""
+    import torch
+
+    if text is None:
+        return robot.default_q.clone()
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if parts and all("=" in x for x in parts):
+        values = {}
+        for x in parts:
+            k, v = x.split("=", 1)
+            if k not in robot.joint_names:
+                raise ValueError(f"--joints: unknown joint {k!r} (robot {robot.name!r} has {list(robot.joint_names)})")
+            values[k] = float(v)
+        return robot.q_from_dict(values)
+    try:
+        vals = [float(x) for x in parts]
+    except ValueError:
+        raise ValueError(f"--joints: expected comma-separated numbers or name=value pairs, got {text!r}") from None
+    if len(vals) != robot.num_joints:
+        raise ValueError(
+            f"--joints: expected {robot.num_joints} values for {list(robot.joint_names)}, got {len(vals)}"
+        )
+    return torch.tensor(vals, dtype=torch.float64)
+
+
+def render_plan_png(path: Path, xyz, color, goal_mask, final, targets, robot_final=None, title: str = "") -> Path:
+    """Top and side views: scene (grey/colour), goal points (blue), their predicted final
+    positions (red), targets (green x), robot points at the last step (light grey)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    c = color if color is not None else np.full((len(xyz), 3), 0.6)
+    for ax, (i, j, names) in zip(axes, ((0, 1, "xy (top)"), (0, 2, "xz (side)")), strict=True):
+        if robot_final is not None:
+            ax.scatter(robot_final[:, i], robot_final[:, j], s=2, c="0.8", label="robot (last step)")
+        ax.scatter(xyz[~goal_mask, i], xyz[~goal_mask, j], s=3, c=c[~goal_mask], alpha=0.5)
+        ax.scatter(xyz[goal_mask, i], xyz[goal_mask, j], s=6, c="tab:blue", label="goal points (t0)")
+        ax.scatter(final[:, i], final[:, j], s=6, c="tab:red", label="predicted (goal step)")
+        if targets is not None:
+            ax.scatter(targets[:, i], targets[:, j], s=10, c="tab:green", marker="x", label="targets")
+        ax.set_xlabel("xyz"[i] + " (m)")
+        ax.set_ylabel("xyz"[j] + " (m)")
+        ax.set_title(names)
+        ax.set_aspect("equal", adjustable="datalim")
+    axes[0].legend(loc="best", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from capture.process import Workspace
+    from kinematics import load_robot
+    from planning import Goal, MPPIPlanner, PlannerConfig
+    from pointwm.commands.common import cloud_from_capture, write_json
+    from pointwm.model import WorldModel
+
+    cfg = PlannerConfig.from_yaml(args.config)
+    over = {k: v for k, v in (("K", args.samples), ("iterations", args.iterations), ("T", args.horizon),
+                               ("seed", args.seed), ("time_budget_s", args.budget)) if v is not None}
+    cfg = cfg.replace(**over)
+    goal = Goal.parse(args.goal)
+    robot = load_robot(args.robot)
+    q0 = parse_joints(args.joints, robot)
+    if not args.checkpoint.is_file():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
+    model = WorldModel.load(args.checkpoint)
+    model_T = int(model.config.num_steps)
+    if args.horizon is not None and args.horizon != model_T:
+        raise ValueError(f"--horizon {args.horizon}: the checkpoint predicts T = {model_T} steps; plan with T = {model_T}")
+    cfg = cfg.replace(T=model_T)
+    _, cloud = cloud_from_capture(args.capture, args)
+    ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
+    resolved = goal.resolve(cloud.xyz.float(), cfg.T, (ws.lo, ws.hi))
+    log.info("goal: %s (%d points); planning K=%d T=%d iterations=%d", goal.describe(), resolved.index.numel(),
+             cfg.K, cfg.T, cfg.iterations)
+    plan = MPPIPlanner(cfg).plan(model, cloud, robot, q0, resolved, progress=True)
+    out = args.out or args.capture / "plan"
+    out.mkdir(parents=True, exist_ok=True)
+    xyz = cloud.xyz.float().numpy()
+    flow = plan.predicted_flow.numpy()
+    np.savez_compressed(out / "flow.npz", xyz=xyz, flow=flow, robot_flow=plan.robot_flow.numpy(),
+                        goal_mask=resolved.mask.numpy(), actions=plan.actions.numpy())
+    data = {"robot": robot.name, "joint_names": list(robot.joint_names), "goal": args.goal,
+            "goal_points": int(resolved.index.numel()), "checkpoint": str(args.checkpoint),
+            "config": cfg.to_dict(), **plan.to_dict()}
+    write_json(out / "plan.json", data)
+    gm = resolved.mask.numpy()
+    final = xyz[gm] + flow[resolved.step][gm]
+    targets = resolved.targets.numpy() if resolved.targets is not None else None
+    color = cloud.color.numpy() if cloud.color is not None else None
+    render_plan_png(out / "plan.png", xyz, color, gm, final, targets, plan.robot_flow[-1].numpy(),
+                    title=f"{goal.describe()}  cost {plan.cost:.4f}")
+    print(f"cost {plan.cost:.5f} ({', '.join(f'{k} {v:.4g}' for k, v in plan.cost_terms.items())})")
+    print(f"{plan.samples} rollouts, {len(plan.cost_history)} iteration(s) in {plan.elapsed_s:.2f} s"
+          + (" (stopped by the time budget)" if plan.stopped_early else ""))
+    print(f"plan:    {out / 'plan.json'}\nflow:    {out / 'flow.npz'}\npicture: {out / 'plan.png'}")
+    return 0

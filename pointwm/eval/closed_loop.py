@@ -1,0 +1,333 @@
+"""Closed-loop push tasks in the MuJoCo simulator of ``pointwm.data.sim``.
+
+A task: one object on the table (box or cylinder, plus up to one distractor), a target
+8-12 cm away on the table, the robot's tool a few cm behind the object. Each replan:
+render RGB-D from two fixed cameras, backproject (robot pixels dropped, as in the data
+generator), plan with the planner under test, execute the first ``execute_steps`` targets
+in the simulator, repeat. Success: the object's centre ends within ``success_radius`` (3 cm)
+of the target (xy).
+
+Planners compared on the same task seeds: MPPI with the learned world model, MPPI with the
+simulator itself as the dynamics (:class:`SimDynamics`, the oracle: every candidate rolled
+out in MuJoCo from a copy of the current state), and random shooting with the same number
+of rollouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner
+
+__all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "run_task"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Closed-loop settings. Units: metres, seconds.
+
+    execute_steps: plan targets executed before each replan; max_replans: replans per task.
+    physics_dt: MuJoCo step (s) for execution and the oracle alike. crop: half size (m) of
+    the xy box around object and target that the planners see.
+    """
+
+    robot: str = "panda"
+    execute_steps: int = 3
+    max_replans: int = 8
+    success_radius: float = 0.03
+    push_distance: tuple[float, float] = (0.08, 0.12)
+    physics_dt: float = 0.004
+    width: int = 128
+    height: int = 96
+    crop: float = 0.15
+
+
+@dataclass(frozen=True)
+class PushTask:
+    """One seeded push task: the scene, the object to push, its target and the start pose."""
+
+    seed: int
+    scene: object  # pointwm.data.sim.scene.SceneSpec
+    obj: int
+    target_xy: tuple[float, float]
+    q_start: np.ndarray  # (J,)
+
+
+@dataclass
+class TaskResult:
+    seed: int
+    planner: str
+    success: bool
+    final_error_m: float
+    initial_error_m: float
+    replans: int
+    plan_times_s: list[float] = field(default_factory=list)
+
+
+def _sim_config(cfg: EvalConfig, T: int, dt: float):
+    from pointwm.data.sim.config import SimConfig
+
+    return SimConfig(robot=cfg.robot, num_steps=T, step_dt=dt, physics_dt=cfg.physics_dt,
+                     width=cfg.width, height=cfg.height, objects=(1, 2), cameras=(2, 2))
+
+
+def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -> PushTask:
+    """A deterministic push task from ``seed`` (resamples until the start pose is reachable)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco's first import
+    from pointwm.data.sim.motion import _arm_and_grippers, _clear_of_table, _down_rotation, dls_ik
+    from pointwm.data.sim.scene import CameraSpec, sample_scene
+
+    sim_cfg = _sim_config(cfg, T, dt)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
+    cams = (CameraSpec((1.25, 0.0, 0.75), (0.45, 0.0, 0.0), 55.0),
+            CameraSpec((0.45, -0.9, 0.7), (0.45, 0.0, 0.0), 55.0))
+    arm, grip = _arm_and_grippers(robot)
+    for _ in range(50):
+        scene = sample_scene(rng, sim_cfg)
+        o = scene.objects[0]
+        if o.kind == "sphere":
+            continue
+        ang = float(rng.uniform(-math.pi, math.pi))
+        d = np.array([math.cos(ang), math.sin(ang)])
+        dist = float(rng.uniform(*cfg.push_distance))
+        target = np.asarray(o.xy) + d * dist
+        if not (0.3 <= target[0] <= 0.65 and abs(target[1]) <= 0.3):
+            continue
+        if any(math.dist(target, other.xy) < other.radius + 0.04 for other in scene.objects[1:]):
+            continue
+        gap = float(rng.uniform(0.03, 0.05))
+        height = float(np.clip(o.half_height, 0.02, 0.04))
+        start = np.array([*(np.asarray(o.xy) - d * (o.radius + gap)), height])
+        R = _down_rotation(ang + math.pi / 2)
+        q0 = robot.default_q.numpy().copy()
+        if len(grip):
+            q0[grip] = robot.lower.numpy()[grip]
+        q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
+        q, err = dls_ik(robot, q, start, R, arm, iters=60)
+        if err > 0.01 or not _clear_of_table(robot, q[None]):
+            continue
+        task = PushTask(int(seed), replace(scene, cameras=cams), 0, (float(target[0]), float(target[1])), q)
+        if _robot_touches_objects(task, robot, cfg, T, dt):
+            continue
+        return task
+    raise RuntimeError(f"push task seed {seed}: no reachable task in 50 tries")
+
+
+def _robot_touches_objects(task: PushTask, robot, cfg: EvalConfig, T: int, dt: float) -> bool:
+    """True when the start pose already touches an object (it would knock it before t0)."""
+    import mujoco
+
+    from pointwm.data.sim.scene import build_mjcf
+
+    xml, links = build_mjcf(task.scene, robot, _sim_config(cfg, T, dt))
+    m = mujoco.MjModel.from_xml_string(xml)
+    d = mujoco.MjData(m)
+    P = robot.link_poses(torch.as_tensor(task.q_start[None]), validate=False)[0].numpy()
+    for k, name in enumerate(links):
+        T_ = P[robot.link_names.index(name)]
+        mid = m.body_mocapid[m.body(f"robot_{k}").id]
+        d.mocap_pos[mid] = T_[:3, 3]
+        mujoco.mju_mat2Quat(d.mocap_quat[mid], np.ascontiguousarray(T_[:3, :3]).reshape(9))
+    mujoco.mj_forward(m, d)
+    robot_body = m.body_mocapid >= 0
+    for i in range(d.ncon):
+        c = d.contact[i]
+        b1, b2 = m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]
+        if (robot_body[b1] or robot_body[b2]) and c.dist < 0.005:
+            return True
+    return False
+
+
+def _quats(R: np.ndarray) -> np.ndarray:
+    """(..., 4) w-first unit quaternions of rotation matrices (..., 3, 3)."""
+    import mujoco
+
+    flat = R.reshape(-1, 9)
+    out = np.empty((flat.shape[0], 4))
+    for i in range(flat.shape[0]):
+        mujoco.mju_mat2Quat(out[i], np.ascontiguousarray(flat[i]))
+    return out.reshape(*R.shape[:-2], 4)
+
+
+class SimEnv:
+    """The task's MuJoCo world: robot as mocap bodies along joint paths, free objects."""
+
+    def __init__(self, task: PushTask, robot, cfg: EvalConfig, T: int, dt: float) -> None:
+        os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco's first import
+        import mujoco
+
+        from pointwm.data.sim.scene import SEG_ROBOT, build_mjcf
+
+        self.task, self.robot, self.cfg = task, robot, cfg
+        self.sim_cfg = _sim_config(cfg, T, dt)
+        xml, links = build_mjcf(task.scene, robot, self.sim_cfg)
+        self.model = mujoco.MjModel.from_xml_string(xml)
+        self.data = mujoco.MjData(self.model)
+        self.link_idx = [robot.link_names.index(n) for n in links]
+        self.mocap = np.array([self.model.body_mocapid[self.model.body(f"robot_{k}").id] for k in range(len(links))])
+        self.bodies = [self.model.body(f"obj_{k}").id for k in range(len(task.scene.objects))]
+        seg = np.zeros(self.model.ngeom, dtype=np.int32)
+        for g in range(self.model.ngeom):
+            b = int(self.model.geom_bodyid[g])
+            seg[g] = (self.bodies.index(b) + 1) if b in self.bodies else SEG_ROBOT if self.model.body_mocapid[b] >= 0 else 0
+        self.geom_segment = seg
+        self.q = np.asarray(task.q_start, dtype=np.float64).copy()
+        self._apply(self._poses(self.q[None]))
+        mujoco.mj_forward(self.model, self.data)
+        for _ in range(int(round(1.0 / cfg.physics_dt))):  # settle 1 s
+            mujoco.mj_step(self.model, self.data)
+        self.data.qvel[:] = 0
+        mujoco.mj_forward(self.model, self.data)
+
+    # ------------------------------------------------------------------ robot driving
+    def _poses(self, q: np.ndarray):
+        """Mocap positions (..., B, 3) and quaternions (..., B, 4) for joint values q (..., J)."""
+        P = self.robot.link_poses(torch.as_tensor(q), validate=False)[..., self.link_idx, :, :].numpy()
+        return P[..., :3, 3], _quats(P[..., :3, :3])
+
+    def _apply(self, pq, i=None) -> None:
+        pos, quat = pq
+        if i is not None:
+            pos, quat = pos[i], quat[i]
+        self.data.mocap_pos[self.mocap] = pos.reshape(-1, 3)
+        self.data.mocap_quat[self.mocap] = quat.reshape(-1, 4)
+
+    def fine_path(self, q_traj: np.ndarray) -> np.ndarray:
+        """(..., T * S, J) joint values at every physics step, linear between steps."""
+        S = self.sim_cfg.substeps
+        frac = np.arange(1, S + 1) / S
+        a, b = q_traj[..., :-1, None, :], q_traj[..., 1:, None, :]
+        fine = a + frac[:, None] * (b - a)
+        return fine.reshape(*q_traj.shape[:-2], -1, q_traj.shape[-1])
+
+    def execute(self, targets: np.ndarray) -> None:
+        """Drive the robot through targets (n, J) from the current q, one step each."""
+        import mujoco
+
+        path = np.concatenate([self.q[None], targets], axis=0)
+        pq = self._poses(self.fine_path(path))
+        for i in range(pq[0].shape[0]):
+            self._apply(pq, i)
+            mujoco.mj_step(self.model, self.data)
+        self.q = targets[-1].copy()
+
+    # ------------------------------------------------------------------ observation
+    def object_xy(self, k: int | None = None) -> np.ndarray:
+        return self.data.xpos[self.bodies[self.task.obj if k is None else k], :2].copy()
+
+    def observe(self, rng: np.random.Generator):
+        """Rendered RGB-D → (PointCloud, segment (N,) int) cropped around object and target."""
+        from pointwm.data.sim.generator import _render, _scene_points
+        from pointwm.geometry import PointCloud
+
+        views = _render(self.model, self.data, self.task.scene, self.sim_cfg, self.geom_segment)
+        pts = _scene_points(views, self.task.scene, self.sim_cfg, rng)
+        if pts is None:
+            raise RuntimeError(f"task {self.task.seed}: the cameras see no scene points")
+        xyz, col, seg, _, normals = pts
+        c = 0.5 * (self.object_xy() + np.asarray(self.task.target_xy))
+        half = self.cfg.crop + 0.5 * np.abs(self.object_xy() - np.asarray(self.task.target_xy))
+        keep = (np.abs(xyz[:, :2] - c) <= half).all(1)
+        cloud = PointCloud(torch.from_numpy(xyz[keep]).float(), torch.from_numpy(col[keep]).float() / 255.0,
+                           torch.from_numpy(normals[keep]).float())
+        return cloud, seg[keep].astype(np.int64)
+
+
+class SimDynamics:
+    """The simulator as planning dynamics (the oracle): each candidate joint path is rolled
+    out in MuJoCo from a copy of the current state; scene points move with their body.
+
+    ``uses_joint_trajectories``: called as ``(scene, robot_flows, q_traj=(K, T+1, J))``.
+    """
+
+    uses_joint_trajectories = True
+
+    def __init__(self, env: SimEnv, segment: np.ndarray) -> None:
+        self.env, self.segment = env, segment
+
+    def __call__(self, scene, robot_flows: torch.Tensor, q_traj: torch.Tensor) -> torch.Tensor:
+        import mujoco
+
+        env = self.env
+        m, d = env.model, env.data
+        state = np.empty(mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_INTEGRATION))
+        mujoco.mj_getState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+        q = q_traj.double().numpy()
+        K, T1, _ = q.shape
+        S = env.sim_cfg.substeps
+        pq = env._poses(env.fine_path(q))  # (K, T*S, B, 3), (K, T*S, B, 4)
+        xyz = scene.xyz.double().numpy()
+        flows = np.zeros((K, T1 - 1, len(xyz), 3))
+        objs = [k for k in range(len(env.bodies)) if (self.segment == k + 1).any()]
+
+        def poses():
+            out = []
+            for k in objs:
+                R = d.xmat[env.bodies[k]].reshape(3, 3).copy()
+                out.append((R, d.xpos[env.bodies[k]].copy()))
+            return out
+
+        try:
+            for c in range(K):
+                mujoco.mj_setState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+                mujoco.mj_forward(m, d)
+                X0 = poses()
+                for t in range(T1 - 1):
+                    for s in range(S):
+                        d.mocap_pos[env.mocap] = pq[0][c, t * S + s]
+                        d.mocap_quat[env.mocap] = pq[1][c, t * S + s]
+                        mujoco.mj_step(m, d)
+                    for (R0, p0), (R, p), k in zip(X0, poses(), objs, strict=True):
+                        sel = self.segment == k + 1
+                        local = (xyz[sel] - p0) @ R0  # world -> body frame at t0
+                        flows[c, t, sel] = local @ R.T + p - xyz[sel]
+        finally:
+            mujoco.mj_setState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+            mujoco.mj_forward(m, d)
+        return torch.from_numpy(flows).float()
+
+
+def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfig, cfg: EvalConfig,
+             world_model=None) -> TaskResult:
+    """Run one task in closed loop with planner ``mppi_model`` | ``mppi_oracle`` | ``random``."""
+    env = SimEnv(task, robot, cfg, planner_cfg.T, planner_cfg.dt)
+    rng = np.random.default_rng(task.seed)
+    target = np.asarray(task.target_xy)
+    err0 = float(np.linalg.norm(env.object_xy() - target))
+    planner = RandomShootingPlanner(planner_cfg) if planner_name == "random" else MPPIPlanner(planner_cfg)
+    if planner_name == "mppi_model" and world_model is None:
+        raise ValueError("run_task: planner 'mppi_model' needs a world_model")
+    times: list[float] = []
+    warm = None
+    replans = 0
+    for _ in range(cfg.max_replans):
+        cloud, seg = env.observe(rng)
+        mask = torch.from_numpy(seg == task.obj + 1)
+        if not bool(mask.any()):
+            log.warning("task %d: the object is out of view", task.seed)
+            break
+        disp = (*(target - env.object_xy()), 0.0)
+        goal = Goal(mask=mask, displacement=disp)
+        dyn = SimDynamics(env, seg) if planner_name == "mppi_oracle" else world_model
+        t0 = time.perf_counter()
+        plan = planner.plan(dyn, cloud, robot, torch.from_numpy(env.q).float(), goal, warm_start=warm)
+        times.append(time.perf_counter() - t0)
+        replans += 1
+        n = cfg.execute_steps
+        env.execute(plan.actions[:n].double().numpy())
+        warm = plan.shifted(n)
+        if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
+            break
+    # let the object come to rest
+    env.execute(np.repeat(env.q[None], 2, axis=0))
+    err = float(np.linalg.norm(env.object_xy() - target))
+    return TaskResult(task.seed, planner_name, err <= cfg.success_radius, err, err0, replans, times)

@@ -1,0 +1,213 @@
+"""MPPI on analytic dynamics, limits as a property over random inputs, both robots,
+warm start, time budget and bad input."""
+
+import time
+
+import pytest
+import torch
+
+from planning import (
+    Goal,
+    MPPIPlanner,
+    PlannerConfig,
+    PlanningError,
+    RandomShootingPlanner,
+    project_to_limits,
+)
+
+EVERYWHERE = (-10, -10, -10, 10, 10, 10)
+
+
+def link_follower(robot, link):
+    """Every scene point moves with the centroid of one link's surface points."""
+    sel = robot.point_link == robot.link_names.index(link)
+
+    def dynamics(scene, robot_flows):
+        c = robot_flows[:, :, sel].mean(2)  # (K, T+1, 3)
+        d = c[:, 1:] - c[:, :1]
+        return d[:, :, None].expand(-1, -1, scene.shape[0], -1)
+
+    return dynamics
+
+
+class LinearJointDynamics:
+    """flow_t = A (q_t - q0) for every point: a linear dynamics in joint space."""
+
+    uses_joint_trajectories = True
+
+    def __init__(self, A):
+        self.A = A  # (3, J)
+
+    def __call__(self, scene, robot_flows, q_traj):
+        d = (q_traj[:, 1:] - q_traj[:, :1]).float() @ self.A.T  # (K, T, 3)
+        return d[:, :, None].expand(-1, -1, scene.shape[0], -1)
+
+
+class Recorder:
+    """Records every sampled joint trajectory; the scene follows joint 0 (any flow will do)."""
+
+    uses_joint_trajectories = True
+
+    def __init__(self, delay=0.0):
+        self.q, self.delay = [], delay
+
+    def __call__(self, scene, robot_flows, q_traj):
+        self.q.append(q_traj.clone())
+        if self.delay:
+            time.sleep(self.delay)
+        d = (q_traj[:, 1:, :1] - q_traj[:, :1, :1]).float().expand(-1, -1, 3)
+        return d[:, :, None].expand(-1, -1, scene.shape[0], -1).contiguous()
+
+
+def quiet(**kw):
+    base = dict(K=48, T=6, iterations=6, weights={"smoothness": 0.0, "size": 0.0, "joint_limit": 0.0, "table": 0.0})
+    base.update(kw)
+    return PlannerConfig.from_dict(base)
+
+
+def test_converges_to_known_optimum_link_follower(panda, scene_xyz):
+    d = torch.tensor([0.06, -0.04, 0.03])
+    goal = Goal(box=EVERYWHERE, displacement=tuple(d.tolist()))
+    dyn = link_follower(panda, "panda_hand")
+    plan = MPPIPlanner(quiet(iterations=8, K=64)).plan(dyn, scene_xyz, panda, panda.default_q, goal)
+    moved = plan.predicted_flow[-1, 0]  # the hand's displacement at T
+    assert torch.linalg.vector_norm(moved - d) < 0.01, moved
+    h = plan.cost_history
+    assert all(b <= a + 1e-9 for a, b in zip(h, h[1:], strict=False)) and h[-1] < 0.5 * h[0]
+    assert set(plan.cost_terms) >= {"goal", "still", "smoothness", "size", "joint_limit", "table"}
+
+
+def test_converges_linear_joint_dynamics(panda, scene_xyz):
+    J = panda.num_joints
+    A = torch.zeros(3, J)
+    A[0, 0], A[1, 1], A[2, 3] = 1.0, 1.0, 1.0  # x <- joint 1, y <- joint 2, z <- joint 4
+    d = (0.3, -0.2, 0.25)
+    goal = Goal(box=EVERYWHERE, displacement=d)
+    plan = MPPIPlanner(quiet(iterations=10, K=64, noise_std=1.0)).plan(
+        LinearJointDynamics(A), scene_xyz, panda, panda.default_q, goal)
+    dq = (plan.actions[-1] - plan.q0).float()
+    torch.testing.assert_close(dq[[0, 1, 3]], torch.tensor(d), atol=0.02, rtol=0)
+
+
+def _check_limits(robot, qs, dt, tol=1e-5):
+    lo, hi = robot.lower.double(), robot.upper.double()
+    vb = robot.velocity_limits.double() * dt
+    for q in qs:
+        q = q.double()
+        assert bool((q >= lo - tol).all() and (q <= hi + tol).all()), "position limit violated"
+        assert bool((torch.diff(q, dim=-2).abs() <= vb + tol).all()), "velocity limit violated"
+
+
+@pytest.mark.parametrize("robot_name", ["panda", "bimanual"])
+def test_limits_hold_for_every_sample_property(robot_name, request):
+    """Seeded random q0 (including on the limits), goals, noise levels and warm starts."""
+    robot = request.getfixturevalue(robot_name)
+    g = torch.Generator().manual_seed(1)
+    J = robot.num_joints
+    lo, hi = robot.lower, robot.upper
+    for trial in range(8):
+        u = torch.rand(J, generator=g, dtype=torch.float64)
+        q0 = lo + u * (hi - lo)
+        if trial % 2:  # some joints exactly on a limit
+            on = torch.rand(J, generator=g) < 0.4
+            q0 = torch.where(on, torch.where(torch.rand(J, generator=g) < 0.5, lo, hi), q0)
+        xyz = torch.rand(30, 3, generator=g)
+        disp = tuple((torch.randn(3, generator=g) * 0.5).tolist())
+        cfg = PlannerConfig(K=16, T=5, iterations=2, noise_std=float(0.5 + 3 * torch.rand(1, generator=g)),
+                            seed=trial)
+        # A wild warm start far outside the limits must be projected too.
+        warm = q0 + 10 * torch.randn(cfg.T, J, generator=g, dtype=torch.float64)
+        for planner in (MPPIPlanner(cfg), RandomShootingPlanner(cfg)):
+            rec = Recorder()
+            plan = planner.plan(rec, xyz, robot, q0, Goal(box=EVERYWHERE, displacement=disp), warm_start=warm)
+            _check_limits(robot, rec.q, cfg.dt)
+            full = torch.cat([plan.q0[None], plan.actions]).double()
+            _check_limits(robot, [full], cfg.dt)
+            assert plan.actions.shape == (cfg.T, J)
+
+
+def test_project_to_limits_is_identity_inside(panda):
+    q0 = panda.default_q.float()
+    vb = panda.velocity_limits.float() * 0.1
+    step = 0.5 * vb
+    step[-1] = -step[-1]  # the finger starts on its upper limit: move it inwards
+    q = q0 + step * torch.arange(1, 5)[:, None]
+    torch.testing.assert_close(project_to_limits(q, q0, panda.lower.float(), panda.upper.float(), vb), q)
+
+
+@pytest.mark.parametrize("robot_name", ["panda", "bimanual"])
+def test_same_planner_both_robots(robot_name, request, scene_xyz):
+    robot = request.getfixturevalue(robot_name)
+    hand = next(n for n in robot.link_names if "hand" in n)
+    dyn = link_follower(robot, hand)
+    goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
+    plan = MPPIPlanner(quiet(K=32, T=5, iterations=4)).plan(dyn, scene_xyz, robot, robot.default_q, goal)
+    assert plan.actions.shape == (5, robot.num_joints)
+    assert plan.robot_flow.shape == (6, robot.num_points, 3)
+    assert plan.predicted_flow.shape == (5, 40, 3)
+    assert plan.cost_history[-1] < plan.cost_history[0] or plan.cost_history[0] < 0.05
+
+
+def test_warm_start_shifts(panda, scene_xyz):
+    cfg = quiet(K=8, T=5, iterations=1)
+    goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
+    first = MPPIPlanner(cfg).plan(Recorder(), scene_xyz, panda, panda.default_q, goal)
+    s = first.shifted(1)
+    torch.testing.assert_close(s[:-1], first.mean[1:])
+    torch.testing.assert_close(s[-1], first.mean[-1])
+    torch.testing.assert_close(first.shifted(3)[2:], first.mean[-1].expand(3, -1))
+    rec = Recorder()
+    q1 = first.actions[0]
+    MPPIPlanner(cfg).plan(rec, scene_xyz, panda, q1, goal, warm_start=first)
+    expected = project_to_limits(s, q1.float(), panda.lower.float(), panda.upper.float(),
+                                 panda.velocity_limits.float() * cfg.dt)
+    torch.testing.assert_close(rec.q[0][0, 1:].float(), expected)  # sample 0 = the warm-started mean
+
+
+def test_time_budget(panda, scene_xyz):
+    delay = 0.1
+    cfg = quiet(K=4, T=3, iterations=50, time_budget_s=0.45)
+    goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
+    t = time.perf_counter()
+    plan = MPPIPlanner(cfg).plan(Recorder(delay), scene_xyz, panda, panda.default_q, goal)
+    elapsed = time.perf_counter() - t
+    assert plan.stopped_early and 1 <= len(plan.cost_history) < 50
+    assert elapsed <= 0.45 + delay  # never starts an iteration it expects to overrun
+
+
+def test_progress_callback(panda, scene_xyz):
+    seen = []
+    MPPIPlanner(quiet(K=4, T=3, iterations=3)).plan(
+        Recorder(), scene_xyz, panda, panda.default_q, "box:-10,-10,-10,10,10,10+0.1,0,0",
+        progress=lambda i, n, c: seen.append((i, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_bad_input(panda, scene_xyz):
+    planner = MPPIPlanner(quiet(K=4, T=3, iterations=1))
+    goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
+    q = panda.default_q.clone()
+    q[3] = 5.0
+    with pytest.raises(PlanningError, match="q0 outside the joint limits.*panda_joint4"):
+        planner.plan(Recorder(), scene_xyz, panda, q, goal)
+    with pytest.raises(PlanningError, match=r"q0: expected shape \(8,\)"):
+        planner.plan(Recorder(), scene_xyz, panda, torch.zeros(7), goal)
+
+    def wrong(scene, robot_flows):
+        return torch.zeros(robot_flows.shape[0], 3, 7, 3)
+
+    with pytest.raises(PlanningError, match=r"dynamics: expected scene flows of shape \(4, 3, 40, 3\)"):
+        planner.plan(wrong, scene_xyz, panda, panda.default_q, goal)
+    with pytest.raises(Exception, match="selects no points"):
+        planner.plan(Recorder(), scene_xyz, panda, panda.default_q, "box:5,5,5,6,6,6+0.1,0,0")
+    class FakeModel:
+        class config:  # noqa: N801
+            num_steps = 10
+
+        def predict(self, scene, robot_flows):
+            raise AssertionError("not reached")
+
+    with pytest.raises(PlanningError, match="world_model predicts T = 10 steps"):
+        planner.plan(FakeModel(), scene_xyz, panda, panda.default_q, goal)
+    with pytest.raises(TypeError, match="world_model"):
+        planner.plan(42, scene_xyz, panda, panda.default_q, goal)
