@@ -18,11 +18,11 @@ def test_every_subcommand_has_help(capsys):
 
 
 @pytest.mark.slow
-def test_demo_writes_cloud_picture_and_summary(tmp_path, capsys):
+def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert main(["-q", "demo", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["cameras"] == ["front", "side"]
-    assert 3000 < summary["num_points"] < 12000
+    assert 1000 < summary["num_points"] < 12000
     lo, hi = summary["bounds_m"]["min"], summary["bounds_m"]["max"]
     assert lo[0] >= 0 and hi[0] <= 0.7 and lo[2] >= -0.3  # inside the default workspace
     from PIL import Image
@@ -30,7 +30,17 @@ def test_demo_writes_cloud_picture_and_summary(tmp_path, capsys):
     with Image.open(tmp_path / "scene.png") as im:
         assert im.size[0] > 600 and im.size[1] > 300
     assert (tmp_path / "scene.ply").stat().st_size > 10 * summary["num_points"]
-    assert str(tmp_path / "scene.ply") in capsys.readouterr().out
+    # the planning stage: plan, bundle the viewer opens, pictures of the predicted outcome
+    assert summary["goal_points"] > 10 and summary["plan"]["rollouts"] > 0
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert len(plan["actions"]) == 10 and len(plan["actions"][0]) == 8
+    with Image.open(tmp_path / "rollout.gif") as gif:
+        assert gif.n_frames == 11
+    from pointwm.viz import open_source
+
+    assert open_source(tmp_path / "plan" / "flow.npz").pred_flow.shape == (10, summary["num_points"], 3)
+    out = capsys.readouterr().out
+    assert str(tmp_path / "scene.ply") in out and "pointwm viz" in out
 
 
 def test_cloud_command(tmp_path, capsys):

@@ -1,8 +1,12 @@
-"""``pointwm demo``: the README's main job on the embedded default.
+"""``pointwm demo``: the whole system on the embedded default, the README's main job.
 
-Today it runs the capture pipeline on the sample capture in ``assets/``: fuse the cameras
-into one cloud in the robot base frame and write the cloud (.ply), a picture (.png) and a
-JSON summary. Later stages (robot, world model, planner) extend this same command.
+1. capture: fuse the cameras of the sample capture in ``assets/`` into one cloud in the
+   robot base frame (``scene.ply``, ``scene.png``);
+2. plan: with the default robot (``panda`` at its default joints), the shipped world-model
+   checkpoint and a default goal (push the red box 5 cm along +x), MPPI searches the joint
+   actions whose predicted scene flow reaches the goal (``plan/plan.json``, ``plan/plan.png``);
+3. outcome: the predicted rollout as pictures (``flow.png``, ``rollout.gif``), a prediction
+   bundle the browser viewer opens (``plan/flow.npz``) and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ import time
 from pathlib import Path
 
 from pointwm.commands.common import add_cloud_options, cloud_from_capture, write_json
-from pointwm.paths import SAMPLE_CAPTURE
+from pointwm.paths import ASSETS, SAMPLE_CAPTURE
+
+DEFAULT_CHECKPOINT = ASSETS / "checkpoints" / "tiny_sim.safetensors"
+DEFAULT_GOAL = "box:0.35,0.05,0.01,0.5,0.2,0.15+0.05,0,0"  # the sample capture's red box, +5 cm in x
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="run the system on the embedded default (the sample capture in assets/)",
+        help="run the whole system on the embedded default (sample capture, robot, checkpoint, goal)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -26,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="capture directory to run on (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"),
                    help="output directory (default: %(default)s)")
+    p.add_argument("--robot", default="panda", help="robot name or YAML (default: %(default)s)")
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                   help="world-model checkpoint (default: %(default)s)")
+    p.add_argument("--goal", default=DEFAULT_GOAL, help="planning goal, as for `pointwm plan` (default: %(default)s)")
+    p.add_argument("--planner", default="fast", help="planner preset (default: %(default)s)")
+    p.add_argument("--budget", type=float, default=120.0, help="planning time budget, seconds (default: %(default)s)")
+    p.add_argument("--capture-only", action="store_true", help="stop after the capture stage")
     add_cloud_options(p)
     p.set_defaults(func=run)
 
@@ -35,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from pointwm.viz import render_cloud_png
 
     t0 = time.perf_counter()
-    frames, cloud = cloud_from_capture(args.capture, args)
     out: Path = args.out
+    frames, cloud = cloud_from_capture(args.capture, args)
     ply = write_ply(out / "scene.ply", cloud)
-    png = render_cloud_png(cloud, out / "scene.png", title=f"sample capture: {len(cloud)} points")
+    png = render_cloud_png(cloud, out / "scene.png", title=f"{args.capture.name}: {len(cloud)} points")
     xyz = cloud.xyz
     summary = {
         "capture": str(args.capture),
@@ -48,11 +62,53 @@ def run(args: argparse.Namespace) -> int:
         "workspace_m": args.workspace,
         "bounds_m": {"min": xyz.min(0).values.tolist(), "max": xyz.max(0).values.tolist()},
         "outputs": {"cloud": str(ply), "picture": str(png)},
-        "seconds": round(time.perf_counter() - t0, 3),
     }
+    print(f"pointwm demo: {len(frames)} camera(s) -> {len(cloud)} points\n  cloud:   {ply}\n  picture: {png}")
+    if not args.capture_only:
+        summary.update(_plan_stage(args, cloud, out))
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
     summary_path = write_json(out / "summary.json", summary)
-    print(
-        f"pointwm demo: {len(frames)} camera(s) -> {len(cloud)} points in {summary['seconds']} s\n"
-        f"  cloud:   {ply}\n  picture: {png}\n  summary: {summary_path}"
-    )
+    print(f"  summary: {summary_path}  ({summary['seconds']} s in all)")
+    if not args.capture_only:
+        print(f"open the viewer: .venv/bin/pointwm viz {summary['outputs']['prediction']}")
     return 0
+
+
+def _plan_stage(args: argparse.Namespace, cloud, out: Path) -> dict:
+    """Plan towards the goal with the shipped model; write pictures of the predicted outcome."""
+    from capture.process import Workspace
+    from kinematics import load_robot
+    from planning import Goal, PlannerConfig
+    from pointwm.commands.plan import plan_and_write
+    from pointwm.model import WorldModel
+    from pointwm.viz import load_prediction, render_flow_png, render_rollout_gif
+
+    if not args.checkpoint.is_file():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
+    model = WorldModel.load(args.checkpoint)
+    robot = load_robot(args.robot)
+    cfg = PlannerConfig.from_yaml(args.planner).replace(T=int(model.config.num_steps), time_budget_s=args.budget)
+    ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
+    goal = Goal.parse(args.goal)
+    plan, resolved, paths = plan_and_write(
+        model, cloud, robot, robot.default_q, goal, cfg, out / "plan", (ws.lo, ws.hi),
+        meta={"goal_text": args.goal, "checkpoint": str(args.checkpoint)},
+    )
+    scene = load_prediction(paths["prediction"])
+    flow_png = render_flow_png(scene, out / "flow.png", which="pred")
+    gif = render_rollout_gif(scene, out / "rollout.gif", which="pred")
+    final = cloud.xyz[resolved.index] + plan.predicted_flow[resolved.step][resolved.index]
+    moved = float(plan.predicted_flow[resolved.step][resolved.index].norm(dim=-1).mean())
+    print(f"  plan:    {paths['plan']}\n  flow:    {flow_png}\n  rollout: {gif}")
+    return {
+        "robot": robot.name,
+        "checkpoint": str(args.checkpoint),
+        "goal": args.goal,
+        "goal_points": int(resolved.index.numel()),
+        "plan": {"cost": plan.cost, "cost_terms": plan.cost_terms, "rollouts": plan.samples,
+                 "seconds": round(plan.elapsed_s, 3)},
+        "predicted": {"goal_points_mean_displacement_m": moved,
+                      "goal_points_mean_distance_to_target_m": float(resolved.distance(final).mean())},
+        "outputs_plan": {k: str(v) for k, v in paths.items()},
+        "outputs": {"flow": str(flow_png), "rollout": str(gif), "prediction": str(paths["prediction"])},
+    }

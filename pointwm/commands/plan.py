@@ -103,13 +103,51 @@ def render_plan_png(path: Path, xyz, color, goal_mask, final, targets, robot_fin
     return path
 
 
+def plan_and_write(model, cloud, robot, q0, goal, cfg, out: Path, workspace=None, meta: dict | None = None):
+    """Plan with MPPI and write ``out/plan.json``, ``out/flow.npz`` (a prediction bundle that
+    ``pointwm viz`` opens, with the actions as ``extra_actions``) and ``out/plan.png``.
+
+    model: WorldModel; cloud: PointCloud (N points, world frame, m); robot: RobotModel;
+    q0: (J,) start joints; goal: planning.Goal; cfg: PlannerConfig; workspace: (lo, hi) m.
+    Returns ``(plan, resolved_goal, {"plan": ..., "prediction": ..., "picture": ...})``.
+    """
+    from planning import MPPIPlanner
+    from pointwm.commands.common import write_json
+    from pointwm.viz import save_prediction
+
+    resolved = goal.resolve(cloud.xyz.float(), cfg.T, workspace)
+    log.info("goal: %s (%d points); planning K=%d T=%d iterations=%d", goal.describe(), resolved.index.numel(),
+             cfg.K, cfg.T, cfg.iterations)
+    plan = MPPIPlanner(cfg).plan(model, cloud, robot, q0, resolved, progress=True)
+    out.mkdir(parents=True, exist_ok=True)
+    xyz = cloud.xyz.float().numpy()
+    flow = plan.predicted_flow.numpy()
+    gm = resolved.mask.numpy()
+    final = xyz[gm] + flow[resolved.step][gm]
+    targets = resolved.targets.numpy() if resolved.targets is not None else None
+    meta = {"robot": robot.name, "goal": goal.describe(), **(meta or {})}
+    bundle = save_prediction(out / "flow.npz", cloud, plan.robot_flow, plan.predicted_flow,
+                             goal_idx=resolved.index, goal_targets=targets, meta=meta,
+                             extra={"actions": plan.actions.numpy()})
+    data = {**meta, "joint_names": list(robot.joint_names), "goal_points": int(resolved.index.numel()),
+            "prediction": bundle.name, "config": cfg.to_dict(), **plan.to_dict()}
+    plan_json = write_json(out / "plan.json", data)
+    color = cloud.color.numpy() if cloud.color is not None else None
+    picture = render_plan_png(out / "plan.png", xyz, color, gm, final, targets, plan.robot_flow[-1].numpy(),
+                              title=f"{goal.describe()}  cost {plan.cost:.4f}")
+    print(f"cost {plan.cost:.5f} ({', '.join(f'{k} {v:.4g}' for k, v in plan.cost_terms.items())})")
+    print(f"{plan.samples} rollouts, {len(plan.cost_history)} iteration(s) in {plan.elapsed_s:.2f} s"
+          + (" (stopped by the time budget)" if plan.stopped_early else ""))
+    print(f"plan:    {plan_json}\nflow:    {bundle}\npicture: {picture}")
+    return plan, resolved, {"plan": plan_json, "prediction": bundle, "picture": picture}
+
+
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from capture.process import Workspace
     from kinematics import load_robot
-    from planning import Goal, MPPIPlanner, PlannerConfig
-    from pointwm.commands.common import cloud_from_capture, write_json
+    from planning import Goal, PlannerConfig
+    from pointwm.commands.common import cloud_from_capture
     from pointwm.model import WorldModel
 
     cfg = PlannerConfig.from_yaml(args.config)
@@ -128,28 +166,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = cfg.replace(T=model_T)
     _, cloud = cloud_from_capture(args.capture, args)
     ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
-    resolved = goal.resolve(cloud.xyz.float(), cfg.T, (ws.lo, ws.hi))
-    log.info("goal: %s (%d points); planning K=%d T=%d iterations=%d", goal.describe(), resolved.index.numel(),
-             cfg.K, cfg.T, cfg.iterations)
-    plan = MPPIPlanner(cfg).plan(model, cloud, robot, q0, resolved, progress=True)
     out = args.out or args.capture / "plan"
-    out.mkdir(parents=True, exist_ok=True)
-    xyz = cloud.xyz.float().numpy()
-    flow = plan.predicted_flow.numpy()
-    np.savez_compressed(out / "flow.npz", xyz=xyz, flow=flow, robot_flow=plan.robot_flow.numpy(),
-                        goal_mask=resolved.mask.numpy(), actions=plan.actions.numpy())
-    data = {"robot": robot.name, "joint_names": list(robot.joint_names), "goal": args.goal,
-            "goal_points": int(resolved.index.numel()), "checkpoint": str(args.checkpoint),
-            "config": cfg.to_dict(), **plan.to_dict()}
-    write_json(out / "plan.json", data)
-    gm = resolved.mask.numpy()
-    final = xyz[gm] + flow[resolved.step][gm]
-    targets = resolved.targets.numpy() if resolved.targets is not None else None
-    color = cloud.color.numpy() if cloud.color is not None else None
-    render_plan_png(out / "plan.png", xyz, color, gm, final, targets, plan.robot_flow[-1].numpy(),
-                    title=f"{goal.describe()}  cost {plan.cost:.4f}")
-    print(f"cost {plan.cost:.5f} ({', '.join(f'{k} {v:.4g}' for k, v in plan.cost_terms.items())})")
-    print(f"{plan.samples} rollouts, {len(plan.cost_history)} iteration(s) in {plan.elapsed_s:.2f} s"
-          + (" (stopped by the time budget)" if plan.stopped_early else ""))
-    print(f"plan:    {out / 'plan.json'}\nflow:    {out / 'flow.npz'}\npicture: {out / 'plan.png'}")
+    plan_and_write(model, cloud, robot, q0, goal, cfg, out, (ws.lo, ws.hi),
+                   meta={"goal": args.goal, "checkpoint": str(args.checkpoint)})
     return 0

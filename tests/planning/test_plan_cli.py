@@ -44,8 +44,14 @@ def test_plan_cli_end_to_end(tmp_path, checkpoint, capsys):
     assert len(data["actions"]) == 10 and len(data["actions"][0]) == 8
     assert set(data["cost_terms"]) >= {"goal", "table", "joint_limit", "smoothness", "size", "still"}
     assert data["q0"][0] == pytest.approx(0.1)
-    flow = np.load(out / "flow.npz")
-    assert flow["flow"].shape == (10, len(flow["xyz"]), 3) and flow["goal_mask"].sum() > 0
+    assert data["prediction"] == "flow.npz"
+    from pointwm.viz import load_prediction, open_source
+
+    bundle = load_prediction(out / "flow.npz")  # the viewer's bundle format
+    assert bundle.pred_flow.shape == (10, len(bundle.xyz), 3) and len(bundle.goal_idx) > 0
+    assert bundle.goal_targets.shape == (len(bundle.goal_idx), 3)
+    assert np.asarray(np.load(out / "flow.npz")["extra_actions"]).shape == (10, 8)
+    assert open_source(out / "plan.json").pred_flow.shape == bundle.pred_flow.shape
     assert (out / "plan.png").stat().st_size > 1000
     assert "picture:" in capsys.readouterr().out
 
