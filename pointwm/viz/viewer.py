@@ -269,9 +269,20 @@ class FlowViewer:
 def serve(scene: FlowScene, host: str = "127.0.0.1", port: int = 8080, point_size: float = 0.01,
           on_ready=None) -> None:
     """Show ``scene`` at http://HOST:PORT until SIGINT/SIGTERM; ``on_ready(viewer)`` once serving."""
-    viewer = FlowViewer(scene, host=host, port=port, point_size=point_size)
-    if on_ready is not None:
-        on_ready(viewer)
     t0 = time.perf_counter()
-    viewer.serve_forever()
+    # Catch SIGINT/SIGTERM from the start: one that lands while the server is starting (it
+    # answers HTTP before serve_forever runs) stops the viewer cleanly once it is up.
+    stop_event = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, _frame: stop_event.set())
+    try:
+        viewer = FlowViewer(scene, host=host, port=port, point_size=point_size)
+        if on_ready is not None:
+            on_ready(viewer)
+        viewer.serve_forever(stop_event)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log.info("served %.0f s", time.perf_counter() - t0)
