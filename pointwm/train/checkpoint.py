@@ -18,15 +18,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pointwm.atomic import write_bytes
 from pointwm.model.checkpoint import CheckpointError
 
 __all__ = [
@@ -91,17 +90,7 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save({"format": STATE_FORMAT, **state}, buf)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes(path, buf.getvalue())
 
 
 def load_state(path: str | Path) -> dict[str, Any]:

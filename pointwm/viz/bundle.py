@@ -30,13 +30,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pointwm.atomic import write_bytes
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "FlowScene", "VizInputError", "load_prediction",
            "save_prediction"]
@@ -239,16 +240,7 @@ def save_flow_scene(path: str | os.PathLike, fs: FlowScene, extra: Mapping[str, 
         arrays[f"extra_{name}"] = value
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes(path, buf.getvalue())
 
 
 def load_prediction(path: str | os.PathLike) -> FlowScene:

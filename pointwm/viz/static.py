@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from pointwm.atomic import atomic_path
 from pointwm.geometry import PointCloud
 from pointwm.viz.bundle import FlowScene
 
@@ -15,15 +15,8 @@ __all__ = ["render_cloud_png", "render_flow_png"]
 
 
 def _savefig_atomic(fig, path: Path, dpi: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, fsync=False) as tmp:
         fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_cloud_png(
