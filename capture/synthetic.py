@@ -8,7 +8,7 @@ normal estimation can be checked against the true geometry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,7 +52,6 @@ class Scene:
     light_dir: tuple[float, float, float] = (0.3, 0.2, 1.0)  # towards the light
     background_depth: float = 0.0  # depth of rays that hit nothing (0 = no reading)
     checker: float = 0.05  # checkerboard period (m) on flat tops; 0 disables
-    extra: dict = field(default_factory=dict)
 
 
 def _rot_z(yaw: float) -> np.ndarray:

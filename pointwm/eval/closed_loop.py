@@ -83,14 +83,14 @@ def _sim_config(cfg: EvalConfig, T: int, dt: float):
 def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -> PushTask:
     """A deterministic push task from ``seed`` (resamples until the start pose is reachable)."""
     os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco's first import
-    from pointwm.data.sim.motion import _arm_and_grippers, _clear_of_table, _down_rotation, dls_ik
+    from pointwm.data.sim.motion import arm_and_grippers, clear_of_table, dls_ik, down_rotation
     from pointwm.data.sim.scene import CameraSpec, sample_scene
 
     sim_cfg = _sim_config(cfg, T, dt)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
     cams = (CameraSpec((1.25, 0.0, 0.75), (0.45, 0.0, 0.0), 55.0),
             CameraSpec((0.45, -0.9, 0.7), (0.45, 0.0, 0.0), 55.0))
-    arm, grip = _arm_and_grippers(robot)
+    arm, grip = arm_and_grippers(robot)
     for _ in range(50):
         scene = sample_scene(rng, sim_cfg)
         o = scene.objects[0]
@@ -107,13 +107,13 @@ def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -
         gap = float(rng.uniform(0.03, 0.05))
         height = float(np.clip(o.half_height, 0.02, 0.04))
         start = np.array([*(np.asarray(o.xy) - d * (o.radius + gap)), height])
-        R = _down_rotation(ang + math.pi / 2)
+        R = down_rotation(ang + math.pi / 2)
         q0 = robot.default_q.numpy().copy()
         if len(grip):
             q0[grip] = robot.lower.numpy()[grip]
         q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
         q, err = dls_ik(robot, q, start, R, arm, iters=60)
-        if err > 0.01 or not _clear_of_table(robot, q[None]):
+        if err > 0.01 or not clear_of_table(robot, q[None]):
             continue
         task = PushTask(int(seed), replace(scene, cameras=cams), 0, (float(target[0]), float(target[1])), q)
         if _robot_touches_objects(task, robot, cfg, T, dt):
@@ -226,11 +226,11 @@ class SimEnv:
 
     def observe(self, rng: np.random.Generator):
         """Rendered RGB-D → (PointCloud, segment (N,) int) cropped around object and target."""
-        from pointwm.data.sim.generator import _render, _scene_points
+        from pointwm.data.sim.generator import render_views, scene_points
         from pointwm.geometry import PointCloud
 
-        views = _render(self.model, self.data, self.task.scene, self.sim_cfg, self.geom_segment)
-        pts = _scene_points(views, self.task.scene, self.sim_cfg, rng)
+        views = render_views(self.model, self.data, self.task.scene, self.sim_cfg, self.geom_segment)
+        pts = scene_points(views, self.task.scene, self.sim_cfg, rng)
         if pts is None:
             raise RuntimeError(f"task {self.task.seed}: the cameras see no scene points")
         xyz, col, seg, _, normals = pts

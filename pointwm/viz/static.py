@@ -42,21 +42,15 @@ def render_cloud_png(
     arrays = cloud.numpy()
     xyz = arrays["xyz"]
     color = arrays.get("color", np.full_like(xyz, 0.5))
-    if len(xyz) > max_points:
-        keep = np.random.default_rng(seed).choice(len(xyz), max_points, replace=False)
-        xyz, color = xyz[keep], color[keep]
+    keep = _subsample(len(xyz), max_points, seed)
+    xyz, color = xyz[keep], color[keep]
     fig = plt.figure(figsize=(12, 5.5))
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
     ax3.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], c=color, s=point_size, linewidths=0, depthshade=False)
     ax3.set_xlabel("x (m)")
     ax3.set_ylabel("y (m)")
     ax3.set_zlabel("z (m)")
-    if len(xyz):
-        lo, hi = xyz.min(0), xyz.max(0)
-        mid, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-3)
-        ax3.set_xlim(mid[0] - half, mid[0] + half)
-        ax3.set_ylim(mid[1] - half, mid[1] + half)
-        ax3.set_zlim(mid[2] - half, mid[2] + half)
+    _equal_limits_3d(ax3, xyz)
     ax3.view_init(elev=35, azim=-150)
     ax3.set_title("perspective")
     ax2 = fig.add_subplot(1, 2, 2)

@@ -26,7 +26,7 @@ from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
 from pointwm.data.sim.motion import Motion, plan_push, plan_reach
 from pointwm.data.sim.scene import SEG_BACKGROUND, SEG_ROBOT, SceneSpec, build_mjcf, sample_scene
 
-__all__ = ["GenerationError", "generate_archive", "generate_clip"]
+__all__ = ["GenerationError", "generate_archive", "generate_clip", "render_views", "scene_points"]
 
 log = logging.getLogger(__name__)
 GENERATOR = "pointwm.data.sim"
@@ -73,7 +73,7 @@ def _set_robot(model, data, link_poses: np.ndarray, mocap_ids: np.ndarray) -> No
         data.mocap_quat[mocap_ids[k]] = q
 
 
-def _render(model, data, scene: SceneSpec, cfg: SimConfig, geom_segment: np.ndarray) -> list[dict]:
+def render_views(model, data, scene: SceneSpec, cfg: SimConfig, geom_segment: np.ndarray) -> list[dict]:
     """Per camera: rgb (H, W, 3) uint8, depth (H, W) float32 m (0 = none), seg (H, W) int32."""
     import mujoco
 
@@ -102,7 +102,7 @@ def _render(model, data, scene: SceneSpec, cfg: SimConfig, geom_segment: np.ndar
     return out
 
 
-def _scene_points(views: list[dict], scene: SceneSpec, cfg: SimConfig, rng: np.random.Generator):
+def scene_points(views: list[dict], scene: SceneSpec, cfg: SimConfig, rng: np.random.Generator):
     """Fused, cropped, voxelised t0 scene points (robot pixels excluded).
 
     Returns xyz (N, 3) float64, colors (N, 3) uint8, segment (N,) int16, camera (N,) int16,
@@ -194,7 +194,7 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
         return None  # an object was knocked by the start pose or is unstable
     data.qvel[:] = 0
     mujoco.mj_forward(model, data)
-    views = _render(model, data, scene, cfg, geom_segment)
+    views = render_views(model, data, scene, cfg, geom_segment)
     X = [_object_poses(data, obj_bodies)]
     for t in range(cfg.num_steps):
         for s in range(S):
@@ -202,7 +202,7 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
             mujoco.mj_step(model, data)
         X.append(_object_poses(data, obj_bodies))
     X = np.stack(X)  # (T+1, K, 4, 4)
-    pts = _scene_points(views, scene, cfg, rng)
+    pts = scene_points(views, scene, cfg, rng)
     if pts is None:
         return None
     return scene, motion, views, X, pts

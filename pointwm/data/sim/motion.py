@@ -15,7 +15,7 @@ import torch
 
 from pointwm.data.sim.scene import ObjectSpec
 
-__all__ = ["Motion", "dls_ik", "plan_push", "plan_reach"]
+__all__ = ["Motion", "arm_and_grippers", "clear_of_table", "dls_ik", "down_rotation", "plan_push", "plan_reach"]
 
 TOOL_LINK_CANDIDATES = ("panda_tcp", "tcp", "tool0", "ee_link")
 
@@ -79,7 +79,7 @@ def dls_ik(robot, q_init: np.ndarray, pos: np.ndarray, R: np.ndarray | None, arm
     return q, err_pos
 
 
-def _down_rotation(yaw: float) -> np.ndarray:
+def down_rotation(yaw: float) -> np.ndarray:
     """Tool frame with z pointing down and x along ``yaw`` (world)."""
     z = np.array([0.0, 0.0, -1.0])
     x = np.array([math.cos(yaw), math.sin(yaw), 0.0])
@@ -87,13 +87,13 @@ def _down_rotation(yaw: float) -> np.ndarray:
     return np.stack([x, y, z], axis=1)
 
 
-def _arm_and_grippers(robot) -> tuple[np.ndarray, np.ndarray]:
+def arm_and_grippers(robot) -> tuple[np.ndarray, np.ndarray]:
     grip = [robot.joint_names.index(n) for n in robot.gripper_joint_names]
     arm = [i for i in range(robot.num_joints) if i not in grip]
     return np.array(arm), np.array(grip, dtype=np.int64)
 
 
-def _clear_of_table(robot, q: np.ndarray, margin: float = 0.003) -> bool:
+def clear_of_table(robot, q: np.ndarray, margin: float = 0.003) -> bool:
     """Every robot surface point above the table top (z = 0) for all configurations q (K, J)."""
     pts = robot.surface_points(torch.from_numpy(q), validate=False)  # (K, M, 3)
     base = robot.point_link == 0  # the base link sits on the table
@@ -107,14 +107,14 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
     The tool starts 2-6 cm behind the object's bounding circle opposite a random push
     direction, fingers nearly closed, at 2-4 cm height, and moves 8-20 cm in 1 clip.
     """
-    arm, grip = _arm_and_grippers(robot)
+    arm, grip = arm_and_grippers(robot)
     ang = float(rng.uniform(-math.pi, math.pi))
     d = np.array([math.cos(ang), math.sin(ang), 0.0])
     gap = float(rng.uniform(0.02, 0.06))
     height = float(np.clip(obj.half_height, 0.02, 0.04))
     start = np.array([*obj.xy, height]) - d * (obj.radius + gap)
     length = float(rng.uniform(0.08, 0.2))
-    R = _down_rotation(ang + math.pi / 2)  # fingers side by side across the push direction
+    R = down_rotation(ang + math.pi / 2)  # fingers side by side across the push direction
     q0 = robot.default_q.numpy().copy()
     q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
     # Pre-position above the start so IK takes the elbow-up branch, then descend.
@@ -129,14 +129,14 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
             return None
         qs.append(q)
     traj = np.stack(qs)
-    if not _within_velocity(robot, traj, step_dt) or not _clear_of_table(robot, traj):
+    if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
         return None
     return Motion(traj, "push", index)
 
 
 def plan_reach(robot, rng: np.random.Generator, num_steps: int, step_dt: float) -> Motion | None:
     """A random joint-space reach from a perturbed home pose; may open/close the gripper."""
-    arm, grip = _arm_and_grippers(robot)
+    arm, grip = arm_and_grippers(robot)
     lo, hi = robot.lower.numpy(), robot.upper.numpy()
     q0 = robot.default_q.numpy().copy()
     q0[arm] += rng.uniform(-0.3, 0.3, len(arm))
@@ -149,7 +149,7 @@ def plan_reach(robot, rng: np.random.Generator, num_steps: int, step_dt: float) 
     s = np.linspace(0.0, 1.0, num_steps + 1)
     s = s * s * (3 - 2 * s)  # smooth start and stop
     traj = q0 + s[:, None] * (q1 - q0)
-    if not _within_velocity(robot, traj, step_dt) or not _clear_of_table(robot, traj):
+    if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
         return None
     return Motion(traj, "reach", -1)
 
