@@ -11,6 +11,7 @@ A robot YAML (``configs/robots/<name>.yaml``)::
     default_q: {panda_joint1: 0.0, ...}   # rad / m; unlisted joints: 0 clamped to limits
     velocity_limits: {panda_joint1: 2.175}  # rad/s, m/s; overrides the URDF
     gripper_joints: [panda_finger_joint1]
+    tool_links: [panda_tcp]               # end-effector links, one per arm (default: *tcp)
     package_dirs: {my_description: ../my_description}  # for package:// meshes
 
 ``load_robot("panda")`` finds ``configs/robots/panda.yaml``; it also takes a YAML or URDF
@@ -32,7 +33,7 @@ __all__ = ["RobotConfig", "find_robot_config", "list_robots", "load_robot", "loa
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _KEYS = (
     "name", "urdf", "num_points", "seed", "geometry", "joints", "default_q",
-    "velocity_limits", "gripper_joints", "package_dirs",
+    "velocity_limits", "gripper_joints", "tool_links", "package_dirs",
 )
 
 
@@ -50,6 +51,7 @@ class RobotConfig:
     default_q: Mapping[str, float] = field(default_factory=dict)
     velocity_limits: Mapping[str, float] = field(default_factory=dict)
     gripper_joints: tuple[str, ...] | None = None
+    tool_links: tuple[str, ...] | None = None
     package_dirs: Mapping[str, Path] = field(default_factory=dict)
 
     def build(self, **overrides):
@@ -59,7 +61,7 @@ class RobotConfig:
         kw = dict(
             num_points=self.num_points, seed=self.seed, joints=self.joints,
             default_q=dict(self.default_q), velocity_limits=dict(self.velocity_limits),
-            gripper_joints=self.gripper_joints, geometry=self.geometry,
+            gripper_joints=self.gripper_joints, tool_links=self.tool_links, geometry=self.geometry,
             package_dirs=dict(self.package_dirs), name=self.name,
         )
         kw.update(overrides)
@@ -134,7 +136,7 @@ def load_robot_config(path: str | Path) -> RobotConfig:
         num_points=num_points, seed=seed, geometry=str(data.get("geometry", "visual")),
         joints=names("joints"), default_q=mapping("default_q", float),
         velocity_limits=mapping("velocity_limits", float), gripper_joints=names("gripper_joints"),
-        package_dirs=pkg,
+        tool_links=names("tool_links"), package_dirs=pkg,
     )
 
 

@@ -68,6 +68,8 @@ class RobotModel:
     points_local, normals_local: (M, 3) float64, surface points and unit normals in their
         link frames (metres). point_link: (M,) long, each point's index into link_names.
     gripper_joint_names: the action joints that open grippers (G of them).
+    tool_link_names: the end-effector (tool) links, one per arm: what a planner moves in
+        Cartesian space (``tool_jacobian``).
     """
 
     name: str
@@ -83,6 +85,7 @@ class RobotModel:
     normals_local: Tensor = field(repr=False)
     point_link: Tensor = field(repr=False)
     gripper_joint_names: tuple[str, ...]
+    tool_link_names: tuple[str, ...]
     seed: int
     _tree: KinematicTree = field(repr=False)
     _held: Tensor = field(repr=False)
@@ -102,6 +105,7 @@ class RobotModel:
         default_q: Mapping[str, float] | None = None,
         velocity_limits: Mapping[str, float] | None = None,
         gripper_joints: Sequence[str] | None = None,
+        tool_links: Sequence[str] | None = None,
         geometry: str = "visual",
         package_dirs: Mapping[str, str | Path] | None = None,
         name: str | None = None,
@@ -114,7 +118,9 @@ class RobotModel:
         ``default_q`` (or 0 clamped into their limits). default_q: {joint: value} (rad/m).
         velocity_limits: {joint: limit} overriding the URDF (rad/s, m/s). gripper_joints:
         the action joints whose normalised value is the gripper opening (default: prismatic
-        joints that another joint mimics). geometry: "visual" or "collision" surfaces.
+        joints that another joint mimics). tool_links: the end-effector links, one per arm
+        (default: links named ``*tcp``, ``tool0``, ``ee_link`` or ``end_effector``, else the
+        child link of the last non-gripper action joint). geometry: "visual" or "collision".
         package_dirs: {package: dir} for ``package://`` meshes.
         """
         desc = parse_urdf(path, geometry=geometry, package_dirs=package_dirs)
@@ -179,6 +185,18 @@ class RobotModel:
             for n in grippers:
                 if n not in action:
                     raise KinematicsError(f"{where}: unknown joint name {n!r} in gripper_joints (action joints: {action})")
+        # Tool links.
+        if tool_links is None:
+            tools = [n for n in tree.link_names
+                     if n.lower().endswith("tcp") or n.lower() in ("tool0", "ee_link", "end_effector")]
+            arm = [n for n in action if n not in grippers]
+            if not tools and arm:
+                tools = [by_name[arm[-1]].child]
+        else:
+            tools = [str(n) for n in tool_links]
+            for n in tools:
+                if n not in tree.link_names:
+                    raise KinematicsError(f"{where}: unknown link name {n!r} in tool_links (links: {list(tree.link_names)})")
         # Surface points.
         try:
             surfaces = load_link_surfaces(desc.links)
@@ -191,7 +209,7 @@ class RobotModel:
             joint_names=tuple(action), link_names=tree.link_names, lower=lower, upper=upper,
             velocity_limits=vlim, default_q=dq, points_local=torch.from_numpy(pts),
             normals_local=torch.from_numpy(nrm), point_link=torch.from_numpy(plink),
-            gripper_joint_names=tuple(grippers), seed=int(seed), _tree=tree, _held=held,
+            gripper_joint_names=tuple(grippers), tool_link_names=tuple(tools), seed=int(seed), _tree=tree, _held=held,
             _point_gripper_weight=W[torch.from_numpy(plink)], _surfaces=surfaces,
         )
         log.debug("%s: J=%d L=%d bodies=%d M=%d", model.name, J, model.num_links, tree.num_bodies, num_points)
@@ -308,6 +326,35 @@ class RobotModel:
         """
         q_ext, c = self._prepare(q, "q", validate)
         return forward_kinematics(c.tree, q_ext)
+
+    def tool_jacobian(self, q, validate: bool = True, eps: float = 1e-6) -> Tensor:
+        """Geometric Jacobian of the tool links, stacked per tool.
+
+        q: (..., J) joint values. Returns (..., 6E, J) in q's dtype, E = len(tool_link_names):
+        for each tool, 3 rows of its origin's linear velocity (m per rad or m) then 3 rows of
+        its angular velocity (rad per rad or m), both in base-frame axes (Pinocchio's
+        LOCAL_WORLD_ALIGNED). Central differences of the float64 forward kinematics.
+        """
+        if not self.tool_link_names:
+            raise KinematicsError(f"robot {self.name!r}: no tool links (set tool_links in its YAML)")
+        if validate:
+            self._prepare(q, "q", True)
+        q = torch.as_tensor(q)
+        J = self.num_joints
+        batch = q.shape[:-1]
+        q64 = q.reshape(-1, 1, J).to(torch.float64)
+        d = eps * torch.eye(J, dtype=torch.float64, device=q.device)
+        qq = torch.cat([q64 + d, q64 - d], dim=1)  # (B, 2J, J)
+        tools = [self.link_names.index(n) for n in self.tool_link_names]
+        P = self.link_poses(qq, validate=False)[:, :, tools]  # (B, 2J, E, 4, 4)
+        Pp, Pm = P[:, :J], P[:, J:]
+        lin = (Pp[..., :3, 3] - Pm[..., :3, 3]) / (2 * eps)  # (B, J, E, 3)
+        R0 = self.link_poses(q64[:, 0], validate=False)[:, tools, :3, :3]  # (B, E, 3, 3)
+        W = ((Pp[..., :3, :3] - Pm[..., :3, :3]) / (2 * eps)) @ R0.transpose(-1, -2)[:, None]  # [w]x
+        ang = 0.5 * torch.stack([W[..., 2, 1] - W[..., 1, 2], W[..., 0, 2] - W[..., 2, 0],
+                                 W[..., 1, 0] - W[..., 0, 1]], dim=-1)  # (B, J, E, 3)
+        jac = torch.cat([lin, ang], dim=-1).permute(0, 2, 3, 1).reshape(-1, 6 * len(tools), J)
+        return jac.reshape(*batch, 6 * len(tools), J).to(q.dtype)
 
     def _points(self, q, name: str, validate: bool, normals: bool, contiguous: bool) -> Tensor:
         q_ext, c = self._prepare(q, name, validate)

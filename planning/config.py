@@ -50,6 +50,15 @@ class PlannerConfig:
                       velocity bound ``velocity_limits * dt``.
     noise_smoothing:  AR(1) coefficient of the increment noise along time, in [0, 1).
     noise_decay:      noise std multiplier per iteration, in (0, 1].
+    tool_noise_std:   std (m per step) of extra noise drawn as Cartesian moves of the robot's
+                      tool links (``RobotModel.tool_link_names``) and mapped to joint
+                      increments by the damped pseudo-inverse of ``tool_jacobian`` along the
+                      mean (orientation held to first order); 0 turns it off. Samples are
+                      still joint-position sequences under the same limits: this only
+                      shapes the exploration, and suits contact tasks (pushing), where pure
+                      joint noise rarely moves the tool along a line.
+    tool_rot_noise_std: std (rad per step) of tool rotation noise in the same mapping.
+    tool_damping:     damping of that pseudo-inverse (m), in (0, 1].
     time_budget_s:    wall-clock seconds for one plan() call (None: no limit).
     seed:             seed of the sampling generator (plans are reproducible).
     weights:          :class:`CostWeights`.
@@ -65,6 +74,9 @@ class PlannerConfig:
     noise_std: float = 0.5
     noise_smoothing: float = 0.8
     noise_decay: float = 0.7
+    tool_noise_std: float = 0.0
+    tool_rot_noise_std: float = 0.0
+    tool_damping: float = 0.05
     time_budget_s: float | None = None
     seed: int = 0
     weights: CostWeights = field(default_factory=CostWeights)
@@ -85,6 +97,12 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.noise_smoothing: expected in [0, 1), got {self.noise_smoothing!r}")
         if not 0.0 < self.noise_decay <= 1.0:
             raise ValueError(f"PlannerConfig.noise_decay: expected in (0, 1], got {self.noise_decay!r}")
+        for name in ("tool_noise_std", "tool_rot_noise_std"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"PlannerConfig.{name}: expected a finite number >= 0, got {v!r}")
+        if not isinstance(self.tool_damping, int | float) or not 0.0 < self.tool_damping <= 1.0:
+            raise ValueError(f"PlannerConfig.tool_damping: expected in (0, 1], got {self.tool_damping!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ValueError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
         if not 0.0 <= self.joint_limit_margin < 0.5:

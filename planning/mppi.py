@@ -217,24 +217,59 @@ class _SamplingPlanner:
         mean = project_to_limits(mean, q0, lower, upper, step_bound)
         return dynamics, xyz, q0, goal, mean, lower, upper, step_bound
 
+    def _tool_map(self, robot, q0: Tensor, mean: Tensor) -> Tensor | None:
+        """(T, J, 6E) damped pseudo-inverses of the tool Jacobian at q0, mean[0], ...,
+        mean[T-2] (gripper columns zeroed), or None when tool noise is off."""
+        cfg = self.config
+        if cfg.tool_noise_std == 0 and cfg.tool_rot_noise_std == 0:
+            return None
+        if not getattr(robot, "tool_link_names", None) or not callable(getattr(robot, "tool_jacobian", None)):
+            raise PlanningError(
+                f"PlannerConfig.tool_noise_std > 0 needs a robot with tool links "
+                f"(robot {getattr(robot, 'name', '?')!r} has none; set tool_links in its YAML or tool_noise_std: 0)"
+            )
+        states = torch.cat([q0[None], mean[:-1]], dim=0).double()  # (T, J)
+        jac = robot.tool_jacobian(states, validate=False).to(states)  # (T, 6E, J)
+        grip = [robot.joint_names.index(n) for n in getattr(robot, "gripper_joint_names", ())]
+        if grip:
+            jac[..., grip] = 0.0
+        eye = torch.eye(jac.shape[1], dtype=jac.dtype)
+        pinv = jac.transpose(1, 2) @ torch.linalg.inv(jac @ jac.transpose(1, 2) + cfg.tool_damping**2 * eye)
+        return pinv.to(mean)
+
     def _sample(self, mean: Tensor, q0, lower, upper, step_bound, K: int, std_frac: float,
-                gen: torch.Generator) -> Tensor:
+                gen: torch.Generator, tool_map: Tensor | None = None) -> Tensor:
         """(K, T, J) projected samples; sample 0 is the mean itself.
 
         Noise: AR(1)-smoothed increments (stationary, coefficient ``noise_smoothing``) with
-        std ``std_frac * step_bound``, accumulated along time and added to the mean.
+        std ``std_frac * step_bound``, accumulated along time and added to the mean. With a
+        ``tool_map`` (:meth:`_tool_map`), AR(1)-smoothed tool moves (std ``tool_noise_std``
+        m and ``tool_rot_noise_std`` rad per step, decayed like ``std_frac``) mapped to
+        joint increments are added as well.
         """
         T, J = mean.shape
+        cfg = self.config
+        steps = self._ar1(torch.randn(K, T, J, generator=gen, device=mean.device, dtype=mean.dtype))
+        steps = steps * (std_frac * step_bound)
+        if tool_map is not None:
+            E6 = tool_map.shape[-1]
+            w = self._ar1(torch.randn(K, T, E6, generator=gen, device=mean.device, dtype=mean.dtype))
+            axis_std = torch.tensor([cfg.tool_noise_std] * 3 + [cfg.tool_rot_noise_std] * 3, dtype=mean.dtype)
+            w = w * axis_std.repeat(E6 // 6) * (std_frac / cfg.noise_std)
+            steps = steps + torch.einsum("tjc,ktc->ktj", tool_map, w)
+        noise = torch.cumsum(steps, dim=1)
+        noise[0] = 0.0
+        return project_to_limits(mean + noise, q0, lower, upper, step_bound)
+
+    def _ar1(self, w: Tensor) -> Tensor:
+        """Stationary AR(1) along dim 1 (coefficient ``noise_smoothing``, unit variance)."""
         beta = self.config.noise_smoothing
-        w = torch.randn(K, T, J, generator=gen, device=mean.device, dtype=mean.dtype)
         e = torch.empty_like(w)
         e[:, 0] = w[:, 0]
         c = math.sqrt(1.0 - beta * beta)
-        for t in range(1, T):
+        for t in range(1, w.shape[1]):
             e[:, t] = beta * e[:, t - 1] + c * w[:, t]
-        noise = torch.cumsum(e * (std_frac * step_bound), dim=1)
-        noise[0] = 0.0
-        return project_to_limits(mean + noise, q0, lower, upper, step_bound)
+        return e
 
     def _evaluate(self, dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound):
         """Roll out (K, T, J) samples. Returns total (K,), terms, flows (K, T, N, 3), robot flows."""
@@ -324,7 +359,8 @@ class MPPIPlanner(_SamplingPlanner):
                     log.info("MPPI: time budget %.2f s reached after %d iteration(s)", budget, it)
                     break
                 t_it = time.perf_counter()
-                samples = self._sample(mean, q0, lower, upper, step_bound, cfg.K, std, gen)
+                tool_map = self._tool_map(robot, q0, mean)
+                samples = self._sample(mean, q0, lower, upper, step_bound, cfg.K, std, gen, tool_map)
                 S, terms, flows, robot_flows = self._evaluate(
                     dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
                 n_eval += cfg.K
@@ -369,7 +405,8 @@ class RandomShootingPlanner(_SamplingPlanner):
             world_model, scene, robot, q0, goal, warm_start, workspace)
         gen = torch.Generator(device=xyz.device).manual_seed(cfg.seed)
         K = cfg.K * cfg.iterations
-        samples = self._sample(mean, q0, lower, upper, step_bound, K, cfg.noise_std, gen)
+        samples = self._sample(mean, q0, lower, upper, step_bound, K, cfg.noise_std, gen,
+                               self._tool_map(robot, q0, mean))
         S, terms, flows, robot_flows = self._evaluate(dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
         k = int(torch.argmin(S))
         cb, bar = self._progress(progress)

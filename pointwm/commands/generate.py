@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from pointwm.data.sim.config import SimConfig
+    from pointwm.data.sim.config import OBJECT_SHAPES, SimConfig
 
     d = SimConfig()
     p = sub.add_parser(
@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cameras per scene (default: %(default)s)")
     p.add_argument("--push-prob", type=float, default=d.push_prob,
                    help="probability of a push motion, else a random reach (default: %(default)s)")
+    p.add_argument("--probe-prob", type=float, default=d.probe_prob,
+                   help="fraction of the object motions that are probes (noisy tool paths from beside "
+                   "the object, as a sampling planner explores) instead of straight pushes (default: %(default)s)")
+    p.add_argument("--shapes", default=",".join(d.shapes),
+                   help=f"comma-separated object kinds from {','.join(OBJECT_SHAPES)}; e.g. "
+                   "'capsule,ellipsoid' for a held-out-shape test set (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -49,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = SimConfig(
         robot=args.robot, width=args.width, height=args.height, num_steps=args.steps,
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
-        push_prob=args.push_prob,
+        push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
     )
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,

@@ -85,3 +85,72 @@ def test_generate_cli_with_two_workers_matches_one(tmp_path):
     a, b = read_manifest(tmp_path / "a"), read_manifest(tmp_path / "b")
     assert [s.sha256 for s in a.shards] == [s.sha256 for s in b.shards]
     assert run_cli(["data", "check", str(tmp_path / "b")]) == 0
+
+
+def test_held_out_shapes_are_drawn_only_when_asked():
+    """``shapes`` picks the object family: the default never draws the held-out kinds, and
+    a capsule/ellipsoid scene builds, settles on the table and yields rigid, exact flows."""
+    from pointwm.data.sim.scene import sample_scene
+
+    default = SimConfig()
+    kinds = {o.kind for s in range(40) for o in sample_scene(np.random.default_rng(s), default).objects}
+    assert kinds == {"box", "cylinder", "sphere"}
+    held = SimConfig(width=64, height=48, cameras=(1, 1), objects=(2, 3), shapes=("capsule", "ellipsoid"))
+    kinds = {o.kind for s in range(40) for o in sample_scene(np.random.default_rng(s), held).objects}
+    assert kinds == {"capsule", "ellipsoid"}
+    clip = generate_clip(5, 0, held)
+    assert set(clip.provenance["objects"]) <= {"capsule", "ellipsoid"}
+    p = clip.points.astype(np.float64)
+    objects = clip.segment > 0
+    assert objects.any() and p[..., 2].min() > -0.01
+    for b in np.unique(clip.segment[objects]):  # rigid bodies
+        m = clip.segment == b
+        d0 = np.linalg.norm(p[0, m, None] - p[0, None, m], axis=-1)
+        np.testing.assert_allclose(np.linalg.norm(p[-1, m, None] - p[-1, None, m], axis=-1), d0, atol=2e-5)
+
+
+@pytest.mark.parametrize("shapes", [(), ("cube",), ("box", "box")])
+def test_bad_shapes_are_rejected(shapes):
+    with pytest.raises(ValueError, match="SimConfig.shapes"):
+        SimConfig(shapes=shapes)
+
+
+def test_probe_motions_start_beside_the_object_and_respect_limits():
+    """Probes: the tool starts within 6 cm (+ tolerance) of the object's bounding circle,
+    every step stays inside the joint and velocity limits and above the table."""
+    import torch
+
+    from kinematics import load_robot
+    from pointwm.data.sim.motion import clear_of_table, plan_probe, tool_link
+    from pointwm.data.sim.scene import ObjectSpec
+
+    robot = load_robot("panda")
+    obj = ObjectSpec("box", (0.03, 0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
+    made = 0
+    for s in range(12):
+        m = plan_probe(robot, np.random.default_rng(s), obj, 0, 10, 0.1)
+        if m is None:
+            continue
+        made += 1
+        assert m.kind == "probe" and m.target == 0 and m.q.shape == (11, robot.num_joints)
+        lo, hi = robot.lower.numpy(), robot.upper.numpy()
+        assert ((m.q >= lo - 1e-9) & (m.q <= hi + 1e-9)).all()
+        assert (np.abs(np.diff(m.q, axis=0)) <= robot.velocity_limits.numpy() * 0.1 + 1e-9).all()
+        assert clear_of_table(robot, m.q)
+        tip = robot.link_poses(torch.from_numpy(m.q[0]))[tool_link(robot), :3, 3].numpy()
+        assert np.hypot(*(tip[:2] - np.array(obj.xy))) <= obj.radius + 0.06 + 0.011
+    assert made >= 6, f"only {made}/12 probes were reachable"
+
+
+def test_probe_prob_one_makes_probes():
+    c = generate_clip(11, 0, SimConfig(width=64, height=48, cameras=(1, 1), objects=(1, 2), push_prob=1.0, probe_prob=1.0))
+    assert c.provenance["motion"] == "probe"
+
+
+def test_later_fields_are_recorded_only_when_not_default():
+    """Archives from before ``shapes``/``probe_prob`` existed must still resume: their
+    manifest config has neither key, and the default config must write neither."""
+    d = SimConfig().to_dict()
+    assert "shapes" not in d and "probe_prob" not in d
+    d = SimConfig(shapes=("capsule", "ellipsoid"), probe_prob=0.5).to_dict()
+    assert d["shapes"] == ["capsule", "ellipsoid"] and d["probe_prob"] == 0.5

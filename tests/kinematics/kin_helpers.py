@@ -23,43 +23,71 @@ def random_q(model: RobotModel, n: int, seed: int = 0, dtype=torch.float64) -> t
     return (model.lower + (model.upper - model.lower) * u).to(dtype)
 
 
-def pinocchio_link_poses(model: RobotModel, q: np.ndarray) -> np.ndarray:
-    """(N, L, 4, 4) link poses from Pinocchio for q (N, J) float64, in model.link_names order.
-
-    Pinocchio is built without mimic support: every movable URDF joint is its own
-    coordinate, set from the action vector, the held defaults and the mimic rules.
-    """
+def pinocchio_configuration(model: RobotModel, pm, qv: np.ndarray) -> np.ndarray:
+    """Pinocchio's q for the action vector qv (J,): every movable URDF joint is its own
+    coordinate (Pinocchio is built without mimic support), set from the action vector, the
+    held defaults and the mimic rules."""
     pin = pytest.importorskip("pinocchio", reason="pin (test-only) not installed")
-    pm = pin.buildModelFromUrdf(str(model.urdf_path))
-    data = pm.createData()
     desc = model.description
     by_name = {j.name: j for j in desc.joints}
     independent = [j.name for j in desc.joints if j.type != "fixed" and j.mimic is None]
     held_names = [n for n in independent if n not in model.joint_names]
     held = dict(zip(held_names, model._held.tolist(), strict=True))
 
-    def value(name: str, qv: np.ndarray) -> float:
+    def value(name: str) -> float:
         j = by_name[name]
         if j.mimic is not None:
-            return j.multiplier * value(j.mimic, qv) + j.offset
+            return j.multiplier * value(j.mimic) + j.offset
         if name in model.joint_names:
             return float(qv[model.joint_names.index(name)])
         return held[name]
 
+    qp = pin.neutral(pm)
+    for jid in range(1, pm.njoints):
+        jm = pm.joints[jid]
+        v = value(pm.names[jid])
+        if jm.nq == 2:  # continuous joint: (cos, sin)
+            qp[jm.idx_q: jm.idx_q + 2] = [np.cos(v), np.sin(v)]
+        else:
+            qp[jm.idx_q] = v
+    return qp
+
+
+def pinocchio_link_poses(model: RobotModel, q: np.ndarray) -> np.ndarray:
+    """(N, L, 4, 4) link poses from Pinocchio for q (N, J) float64, in model.link_names order."""
+    pin = pytest.importorskip("pinocchio", reason="pin (test-only) not installed")
+    pm = pin.buildModelFromUrdf(str(model.urdf_path))
+    data = pm.createData()
     frame_ids = [pm.getFrameId(n, pin.BODY) for n in model.link_names]
     out = np.zeros((len(q), len(model.link_names), 4, 4))
     for k, qv in enumerate(q):
-        qp = pin.neutral(pm)
-        for jid in range(1, pm.njoints):
-            jm = pm.joints[jid]
-            v = value(pm.names[jid], qv)
-            if jm.nq == 2:  # continuous joint: (cos, sin)
-                qp[jm.idx_q: jm.idx_q + 2] = [np.cos(v), np.sin(v)]
-            else:
-                qp[jm.idx_q] = v
-        pin.framesForwardKinematics(pm, data, qp)
+        pin.framesForwardKinematics(pm, data, pinocchio_configuration(model, pm, qv))
         for i, fid in enumerate(frame_ids):
             out[k, i] = data.oMf[fid].homogeneous
+    return out
+
+
+def pinocchio_tool_jacobian(model: RobotModel, q: np.ndarray) -> np.ndarray:
+    """(N, 6E, J) LOCAL_WORLD_ALIGNED frame Jacobians of the tool links from Pinocchio, with
+    the action joints' columns (mimic joints' columns folded into the joint they follow)."""
+    pin = pytest.importorskip("pinocchio", reason="pin (test-only) not installed")
+    pm = pin.buildModelFromUrdf(str(model.urdf_path))
+    data = pm.createData()
+    by_name = {j.name: j for j in model.description.joints}
+    out = np.zeros((len(q), 6 * len(model.tool_link_names), model.num_joints))
+    for k, qv in enumerate(q):
+        qp = pinocchio_configuration(model, pm, qv)
+        pin.computeJointJacobians(pm, data, qp)
+        pin.framesForwardKinematics(pm, data, qp)
+        for e, name in enumerate(model.tool_link_names):
+            Jf = pin.getFrameJacobian(pm, data, pm.getFrameId(name, pin.BODY), pin.LOCAL_WORLD_ALIGNED)
+            for jid in range(1, pm.njoints):
+                j, mult = by_name[pm.names[jid]], 1.0
+                while j.mimic is not None:
+                    mult *= j.multiplier
+                    j = by_name[j.mimic]
+                if j.name in model.joint_names:
+                    out[k, 6 * e: 6 * e + 6, model.joint_names.index(j.name)] += mult * Jf[:, pm.joints[jid].idx_v]
     return out
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from kin_helpers import MIXED_URDF, pinocchio_link_poses, random_q, write_urdf
+from kin_helpers import (
+    MIXED_URDF,
+    pinocchio_link_poses,
+    pinocchio_tool_jacobian,
+    random_q,
+    write_urdf,
+)
 
 from kinematics import RobotModel, forward_kinematics
 
@@ -108,3 +114,21 @@ def test_autograd_and_inference_paths_agree(robot, request):
         torch.testing.assert_close(model.point_flow(qg), model.point_flow(q), rtol=0, atol=0)
     model.surface_points(qg).sum().backward()
     assert qg.grad is not None and torch.isfinite(qg.grad).all()
+
+
+@pytest.mark.parametrize("robot", ["panda", "bimanual", "pb_kuka"])
+def test_tool_jacobian_matches_pinocchio(robot, request):
+    model = request.getfixturevalue(robot)
+    q = random_q(model, 4, seed=5)
+    ours = model.tool_jacobian(q)
+    assert ours.shape == (4, 6 * len(model.tool_link_names), model.num_joints) and ours.dtype == torch.float64
+    np.testing.assert_allclose(ours.numpy(), pinocchio_tool_jacobian(model, q.numpy()), atol=1e-6)
+
+
+def test_tool_links_default_and_errors(panda, bimanual, pb_kuka, pb_panda):
+    assert panda.tool_link_names == ("panda_tcp",) and bimanual.tool_link_names == ("left_tcp", "right_tcp")
+    # No *tcp link: the child link of the last non-gripper action joint.
+    assert pb_kuka.tool_link_names == ("lbr_iiwa_link_7",)
+    assert pb_panda.tool_link_names == ("panda_link7",)
+    with pytest.raises(Exception, match="unknown link name 'nope' in tool_links"):
+        RobotModel.from_urdf(panda.urdf_path, num_points=10, tool_links=["nope"])

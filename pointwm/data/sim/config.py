@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["GENERATOR_VERSION", "SimConfig"]
+__all__ = ["GENERATOR_VERSION", "OBJECT_SHAPES", "SimConfig"]
+
+OBJECT_SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid")
 
 # Bump when a change alters the clips a (config, seed) produces: archives record it.
 GENERATOR_VERSION = 1
@@ -20,7 +22,14 @@ class SimConfig:
     physics_dt:    MuJoCo time step (s); settle_time: seconds objects settle before t0.
     width, height: camera image size (pixels); fov_deg: (lo, hi) vertical field of view.
     cameras:       (lo, hi) number of cameras per clip; objects: (lo, hi) objects per clip.
-    push_prob:     probability of a push motion (else a random reach).
+    push_prob:     probability of a motion at an object (else a random reach).
+    probe_prob:    of those, the fraction that are probes (a noisy tool path from beside
+                   the object, as a sampling planner explores) rather than straight pushes;
+                   0 (the default) draws no probes.
+    shapes:        object kinds drawn uniformly, from ``OBJECT_SHAPES``. The default three are
+                   the training family; ``capsule`` and ``ellipsoid`` are never drawn by
+                   default, so an archive made with ``shapes=("capsule", "ellipsoid")``
+                   holds out object shapes as well as seeds.
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """
@@ -36,6 +45,8 @@ class SimConfig:
     cameras: tuple[int, int] = (1, 3)
     objects: tuple[int, int] = (1, 4)
     push_prob: float = 0.75
+    probe_prob: float = 0.0
+    shapes: tuple[str, ...] = ("box", "cylinder", "sphere")
     voxel_size: float = 0.015
     max_points: int = 12000
     workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
@@ -62,8 +73,13 @@ class SimConfig:
         ratio = self.step_dt / self.physics_dt
         if abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(f"SimConfig: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
-        if not 0.0 <= self.push_prob <= 1.0:
-            raise ValueError(f"SimConfig.push_prob: expected in [0, 1], got {self.push_prob}")
+        for name in ("push_prob", "probe_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
+        shapes = tuple(self.shapes)
+        if not shapes or any(k not in OBJECT_SHAPES for k in shapes) or len(set(shapes)) != len(shapes):
+            raise ValueError(f"SimConfig.shapes: expected distinct kinds from {OBJECT_SHAPES}, got {self.shapes}")
+        object.__setattr__(self, "shapes", shapes)
         if self.objects[1] > 8:
             raise ValueError(f"SimConfig.objects: at most 8 objects, got {self.objects}")
 
@@ -73,5 +89,14 @@ class SimConfig:
         return int(round(self.step_dt / self.physics_dt))
 
     def to_dict(self) -> dict:
+        """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``) appear
+        only when they differ from their defaults, so that archives written before them
+        still resume with the same command."""
         d = asdict(self)
+        for k, default in _LATER_FIELDS.items():
+            if d[k] == default:
+                del d[k]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+_LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere")}

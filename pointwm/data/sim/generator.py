@@ -23,7 +23,7 @@ import torch
 from pointwm.data.archive import ArchiveWriter, Manifest
 from pointwm.data.clip import CameraView, Clip
 from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
-from pointwm.data.sim.motion import Motion, plan_push, plan_reach
+from pointwm.data.sim.motion import Motion, plan_probe, plan_push, plan_reach
 from pointwm.data.sim.scene import SEG_BACKGROUND, SEG_ROBOT, SceneSpec, build_mjcf, sample_scene
 
 __all__ = ["GenerationError", "generate_archive", "generate_clip", "render_views", "scene_points"]
@@ -162,7 +162,8 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
     motion: Motion | None = None
     if rng.uniform() < cfg.push_prob and scene.objects:
         k = int(rng.integers(len(scene.objects)))
-        motion = plan_push(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
+        plan = plan_probe if cfg.probe_prob > 0 and rng.uniform() < cfg.probe_prob else plan_push
+        motion = plan(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
     if motion is None:
         motion = plan_reach(robot, rng, cfg.num_steps, cfg.step_dt)
     if motion is None:

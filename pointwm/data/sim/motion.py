@@ -1,4 +1,6 @@
-"""Robot motions for simulated clips: pushes (approach an object, push it) and random reaches.
+"""Robot motions for simulated clips: pushes (approach an object, push it), probes (start
+beside an object, then a noisy tool path, the kind of motion a sampling planner proposes) and
+random reaches.
 
 Inverse kinematics is damped least squares (Nakamura & Hanafusa 1986; Buss 2004) on the
 ``kinematics`` forward kinematics with a finite-difference Jacobian (one batched FK call of
@@ -15,14 +17,15 @@ import torch
 
 from pointwm.data.sim.scene import ObjectSpec
 
-__all__ = ["Motion", "arm_and_grippers", "clear_of_table", "dls_ik", "down_rotation", "plan_push", "plan_reach"]
+__all__ = ["Motion", "arm_and_grippers", "clear_of_table", "dls_ik", "down_rotation", "plan_probe", "plan_push",
+           "plan_reach"]
 
 TOOL_LINK_CANDIDATES = ("panda_tcp", "tcp", "tool0", "ee_link")
 
 
 @dataclass(frozen=True)
 class Motion:
-    """A planned clip motion. q: (T+1, J) float64 joint positions; kind: "push" / "reach";
+    """A planned clip motion. q: (T+1, J) float64 joint positions; kind: "push" / "probe" / "reach";
     target: index of the pushed object (or -1)."""
 
     q: np.ndarray
@@ -132,6 +135,49 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
     if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
         return None
     return Motion(traj, "push", index)
+
+
+def plan_probe(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_steps: int,
+               step_dt: float) -> Motion | None:
+    """Start beside ``obj`` as a push does, then a noisy tool path (None if unreachable).
+
+    The tool starts 0-6 cm from the object's bounding circle on a random side, at 2-5 cm
+    height, and moves by a drift (0-2 cm per step, heading within 120 degrees of the
+    object) plus AR(1) noise (1 cm per step in x/y, 0.5 cm in z, coefficient 0.8) and a
+    slow yaw drift: straight, curved, grazing and missing paths, the motions a sampling
+    planner (MPPI) proposes, so a model trained on them learns what they do to the scene.
+    """
+    arm, grip = arm_and_grippers(robot)
+    ang = float(rng.uniform(-math.pi, math.pi))
+    d = np.array([math.cos(ang), math.sin(ang), 0.0])
+    gap = float(rng.uniform(0.0, 0.06))
+    height = float(np.clip(obj.half_height, 0.02, 0.04)) + float(rng.uniform(0.0, 0.01))
+    start = np.array([*obj.xy, height]) - d * (obj.radius + gap)
+    yaw = ang + math.pi / 2 + float(rng.uniform(-0.4, 0.4))
+    q0 = robot.default_q.numpy().copy()
+    q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
+    q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), down_rotation(yaw), arm, iters=60)
+    q, err = dls_ik(robot, q, start, down_rotation(yaw), arm, iters=60)
+    if err > 0.01:
+        return None
+    heading = ang + float(rng.uniform(-2.1, 2.1))
+    drift = float(rng.uniform(0.0, 0.02)) * np.array([math.cos(heading), math.sin(heading), 0.0])
+    beta, c = 0.8, math.sqrt(1 - 0.8**2)
+    e = rng.standard_normal(3)
+    p, qs = start.copy(), [q]
+    for _ in range(num_steps):
+        p = p + drift + e * np.array([0.01, 0.01, 0.005])
+        p[2] = max(p[2], 0.015)
+        yaw += float(rng.normal(0.0, 0.05))
+        q, err = dls_ik(robot, q, p, down_rotation(yaw), arm, iters=15)
+        if err > 0.01:
+            return None
+        qs.append(q)
+        e = beta * e + c * rng.standard_normal(3)
+    traj = np.stack(qs)
+    if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
+        return None
+    return Motion(traj, "probe", index)
 
 
 def plan_reach(robot, rng: np.random.Generator, num_steps: int, step_dt: float) -> Motion | None:

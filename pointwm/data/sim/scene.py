@@ -29,7 +29,9 @@ TABLE_HALF = (0.65, 0.7, 0.025)  # half extents (m); the top is at z = 0
 @dataclass(frozen=True)
 class ObjectSpec:
     """One free object. kind: box (size = half extents), cylinder (radius, half height),
-    sphere (radius,). xy/yaw: pose on the table (m, rad); mass kg; friction (sliding)."""
+    sphere (radius,), capsule (radius, half length of the straight part; upright),
+    ellipsoid (semi-axes x, y, z). xy/yaw: pose on the table (m, rad); mass kg; friction
+    (sliding)."""
 
     kind: str
     size: tuple[float, ...]
@@ -41,12 +43,22 @@ class ObjectSpec:
 
     @property
     def half_height(self) -> float:
-        return self.size[2] if self.kind == "box" else self.size[1] if self.kind == "cylinder" else self.size[0]
+        if self.kind in ("box", "ellipsoid"):
+            return self.size[2]
+        if self.kind == "cylinder":
+            return self.size[1]
+        if self.kind == "capsule":
+            return self.size[0] + self.size[1]
+        return self.size[0]
 
     @property
     def radius(self) -> float:
         """Horizontal bounding radius (m)."""
-        return math.hypot(self.size[0], self.size[1]) if self.kind == "box" else self.size[0]
+        if self.kind == "box":
+            return math.hypot(self.size[0], self.size[1])
+        if self.kind == "ellipsoid":
+            return max(self.size[0], self.size[1])
+        return self.size[0]
 
 
 @dataclass(frozen=True)
@@ -72,13 +84,17 @@ def sample_scene(rng: np.random.Generator, cfg: SimConfig) -> SceneSpec:
     for _ in range(200):
         if len(objects) == n_obj:
             break
-        kind = ("box", "cylinder", "sphere")[int(rng.integers(3))]
+        kind = cfg.shapes[int(rng.integers(len(cfg.shapes)))]
         if kind == "box":
             size = tuple(float(x) for x in rng.uniform([0.02, 0.02, 0.02], [0.06, 0.06, 0.06]))
         elif kind == "cylinder":
             size = (float(rng.uniform(0.02, 0.05)), float(rng.uniform(0.02, 0.07)))
-        else:
+        elif kind == "sphere":
             size = (float(rng.uniform(0.02, 0.045)),)
+        elif kind == "capsule":
+            size = (float(rng.uniform(0.02, 0.04)), float(rng.uniform(0.01, 0.04)))
+        else:  # ellipsoid: flattened, so that it rests on the table rather than rolling
+            size = tuple(float(x) for x in rng.uniform([0.025, 0.02, 0.015], [0.06, 0.045, 0.035]))
         xy = (float(rng.uniform(0.35, 0.62)), float(rng.uniform(-0.28, 0.28)))
         hue = rng.uniform(0, 1, 3)
         rgba = tuple(float(x) for x in 0.15 + 0.85 * hue / max(hue.max(), 1e-6)) + (1.0,)
