@@ -70,3 +70,10 @@ def test_config_yaml():
         PlannerConfig.from_dict({"K": 3, "horizon": 4})
     with pytest.raises(ValueError, match="PlannerConfig.K"):
         PlannerConfig(K=0)
+    assert PlannerConfig.from_yaml("closed_loop").tool_noise_std > 0 and PlannerConfig().tool_noise_std == 0
+    with pytest.raises(ValueError, match="PlannerConfig.tool_noise_std"):
+        PlannerConfig(tool_noise_std=-0.01)
+    with pytest.raises(ValueError, match="PlannerConfig.tool_rot_noise_std"):
+        PlannerConfig(tool_rot_noise_std=float("nan"))
+    with pytest.raises(ValueError, match="PlannerConfig.tool_damping"):
+        PlannerConfig(tool_damping=0.0)

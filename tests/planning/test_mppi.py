@@ -114,7 +114,7 @@ def test_limits_hold_for_every_sample_property(robot_name, request):
         xyz = torch.rand(30, 3, generator=g)
         disp = tuple((torch.randn(3, generator=g) * 0.5).tolist())
         cfg = PlannerConfig(K=16, T=5, iterations=2, noise_std=float(0.5 + 3 * torch.rand(1, generator=g)),
-                            seed=trial)
+                            tool_noise_std=0.05 * (trial % 2), seed=trial)
         # A wild warm start far outside the limits must be projected too.
         warm = q0 + 10 * torch.randn(cfg.T, J, generator=g, dtype=torch.float64)
         for planner in (MPPIPlanner(cfg), RandomShootingPlanner(cfg)):
@@ -124,6 +124,33 @@ def test_limits_hold_for_every_sample_property(robot_name, request):
             full = torch.cat([plan.q0[None], plan.actions]).double()
             _check_limits(robot, [full], cfg.dt)
             assert plan.actions.shape == (cfg.T, J)
+
+
+def test_tool_noise_moves_the_tool_by_the_configured_amount(panda, scene_xyz):
+    """With joint noise negligible, the first step of every sample moves the tool by the
+    configured Cartesian std per axis and (to first order) does not rotate it."""
+    cfg = PlannerConfig(K=256, T=3, iterations=1, noise_std=1e-6, tool_noise_std=0.004, seed=3)
+    rec = Recorder()
+    MPPIPlanner(cfg).plan(rec, scene_xyz, panda, panda.default_q, Goal(box=EVERYWHERE, displacement=(0.1, 0, 0)))
+    q1 = rec.q[0][1:, 1]  # sample 0 is the mean itself
+    tool = panda.link_names.index(panda.tool_link_names[0])
+    P0 = panda.link_poses(panda.default_q)[tool]
+    P1 = panda.link_poses(q1)[:, tool]
+    dp = P1[:, :3, 3] - P0[:3, 3]
+    std = dp.std(0)
+    assert bool(((std > 0.7 * 0.004) & (std < 1.3 * 0.004)).all()), std
+    cos = ((P0[:3, :3].T @ P1[:, :3, :3]).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    angle = torch.arccos(cos.clamp(-1, 1))
+    assert float(angle.max()) < 0.02, "tool noise rotated the tool"
+
+
+def test_tool_noise_needs_tool_links(scene_xyz, panda):
+    from kinematics import RobotModel
+
+    bare = RobotModel.from_urdf(panda.urdf_path, num_points=50, tool_links=[])
+    cfg = PlannerConfig(K=4, T=3, iterations=1, tool_noise_std=0.01)
+    with pytest.raises(PlanningError, match="tool links"):
+        MPPIPlanner(cfg).plan(Recorder(), scene_xyz, bare, bare.default_q, Goal(box=EVERYWHERE, displacement=(0.1, 0, 0)))
 
 
 def test_project_to_limits_is_identity_inside(panda):
