@@ -1,6 +1,6 @@
 """Time per replan of MPPI with the tiny world model, split into kinematics, model and cost.
 
-One MPPI iteration (sampling + projection, ``RobotModel.point_flow`` for K candidates,
+One MPPI iteration (sampling with tool-space noise + projection, ``RobotModel.point_flow`` for K candidates,
 ``WorldModel.predict`` for K candidates, cost terms) for K = 64 and 256, T = 10, the Panda
 (M = 500) and the sample capture fused at 1.5 cm (or ``--voxel``). A replan runs
 ``iterations`` of these; the table reports one iteration and the total for the preset's
@@ -45,14 +45,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     model.predict(cloud, robot.point_flow(robot.default_q.float().expand(1, 11, -1)))  # warm-up
     for K in args.K:
-        cfg = PlannerConfig(K=K, T=10)
+        cfg = PlannerConfig(K=K, T=10, noise_std=0.1, tool_noise_std=0.03)  # closed_loop's sampler
         planner = MPPIPlanner(cfg)
         q0 = robot.default_q.float()
         lo, hi = robot.lower.float(), robot.upper.float()
         vb = robot.velocity_limits.float() * cfg.dt
         gen = torch.Generator().manual_seed(0)
         t0 = time.perf_counter()
-        samples = planner._sample(q0.expand(10, -1).clone(), q0, lo, hi, vb, K, cfg.noise_std, gen)
+        mean = q0.expand(10, -1).clone()
+        samples = planner._sample(mean, q0, lo, hi, vb, K, cfg.noise_std, gen, planner._tool_map(robot, q0, mean))
         t1 = time.perf_counter()
         q_traj = torch.cat([q0.expand(K, 1, -1), samples], 1)
         rf = robot.point_flow(q_traj, validate=False)
