@@ -51,7 +51,8 @@ class PlannerConfig:
     noise_smoothing:  AR(1) coefficient of the increment noise along time, in [0, 1).
     noise_decay:      noise std multiplier per iteration, in (0, 1].
     tool_noise_std:   std (m per step) of extra noise drawn as Cartesian moves of the robot's
-                      tool links (``RobotModel.tool_link_names``) and mapped to joint
+                      tool links (one number, or three for the world x, y, z axes: (s, s, 0)
+                      explores in the table plane, as pushing wants) (``RobotModel.tool_link_names``) and mapped to joint
                       increments by the damped pseudo-inverse of ``tool_jacobian`` along the
                       mean (orientation held to first order); 0 turns it off. Samples are
                       still joint-position sequences under the same limits: this only
@@ -74,7 +75,7 @@ class PlannerConfig:
     noise_std: float = 0.5
     noise_smoothing: float = 0.8
     noise_decay: float = 0.7
-    tool_noise_std: float = 0.0
+    tool_noise_std: float | tuple[float, float, float] = 0.0
     tool_rot_noise_std: float = 0.0
     tool_damping: float = 0.05
     time_budget_s: float | None = None
@@ -97,8 +98,15 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.noise_smoothing: expected in [0, 1), got {self.noise_smoothing!r}")
         if not 0.0 < self.noise_decay <= 1.0:
             raise ValueError(f"PlannerConfig.noise_decay: expected in (0, 1], got {self.noise_decay!r}")
+        if isinstance(self.tool_noise_std, list | tuple):
+            v = self.tool_noise_std
+            if len(v) != 3 or not all(isinstance(x, int | float) and math.isfinite(x) and x >= 0 for x in v):
+                raise ValueError(f"PlannerConfig.tool_noise_std: expected a number >= 0 or three (x, y, z), got {v!r}")
+            object.__setattr__(self, "tool_noise_std", tuple(float(x) for x in v))
         for name in ("tool_noise_std", "tool_rot_noise_std"):
             v = getattr(self, name)
+            if name == "tool_noise_std" and isinstance(v, tuple):
+                continue
             if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"PlannerConfig.{name}: expected a finite number >= 0, got {v!r}")
         if not isinstance(self.tool_damping, int | float) or not 0.0 < self.tool_damping <= 1.0:
@@ -111,6 +119,12 @@ class PlannerConfig:
             object.__setattr__(self, "weights", CostWeights(**self.weights))
         if not isinstance(self.weights, CostWeights):
             raise TypeError(f"PlannerConfig.weights: expected CostWeights or a mapping, got {type(self.weights).__name__}")
+
+    @property
+    def tool_noise_xyz(self) -> tuple[float, float, float]:
+        """``tool_noise_std`` per world axis (x, y, z)."""
+        v = self.tool_noise_std
+        return v if isinstance(v, tuple) else (float(v),) * 3
 
     def replace(self, **changes: Any) -> PlannerConfig:
         """A copy with some fields changed (``weights`` may be a partial mapping)."""

@@ -221,7 +221,7 @@ class _SamplingPlanner:
         """(T, J, 6E) damped pseudo-inverses of the tool Jacobian at q0, mean[0], ...,
         mean[T-2] (gripper columns zeroed), or None when tool noise is off."""
         cfg = self.config
-        if cfg.tool_noise_std == 0 and cfg.tool_rot_noise_std == 0:
+        if not any(cfg.tool_noise_xyz) and cfg.tool_rot_noise_std == 0:
             return None
         if not getattr(robot, "tool_link_names", None) or not callable(getattr(robot, "tool_jacobian", None)):
             raise PlanningError(
@@ -244,7 +244,7 @@ class _SamplingPlanner:
         Noise: AR(1)-smoothed increments (stationary, coefficient ``noise_smoothing``) with
         std ``std_frac * step_bound``, accumulated along time and added to the mean. With a
         ``tool_map`` (:meth:`_tool_map`), AR(1)-smoothed tool moves (std ``tool_noise_std``
-        m and ``tool_rot_noise_std`` rad per step, decayed like ``std_frac``) mapped to
+        m per world axis and ``tool_rot_noise_std`` rad per step, decayed like ``std_frac``) mapped to
         joint increments are added as well.
         """
         T, J = mean.shape
@@ -254,7 +254,7 @@ class _SamplingPlanner:
         if tool_map is not None:
             E6 = tool_map.shape[-1]
             w = self._ar1(torch.randn(K, T, E6, generator=gen, device=mean.device, dtype=mean.dtype))
-            axis_std = torch.tensor([cfg.tool_noise_std] * 3 + [cfg.tool_rot_noise_std] * 3, dtype=mean.dtype)
+            axis_std = torch.tensor([*cfg.tool_noise_xyz] + [cfg.tool_rot_noise_std] * 3, dtype=mean.dtype)
             w = w * axis_std.repeat(E6 // 6) * (std_frac / cfg.noise_std)
             steps = steps + torch.einsum("tjc,ktc->ktj", tool_map, w)
         noise = torch.cumsum(steps, dim=1)

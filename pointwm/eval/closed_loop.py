@@ -326,7 +326,10 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         env.execute(plan.actions[:n].double().numpy())
         warm = plan.shifted(n)
         if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
-            break
+            # done only if it stays there: a shoved object may still be sliding through
+            env.execute(np.repeat(env.q[None], 2, axis=0))
+            if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
+                break
     # let the object come to rest
     env.execute(np.repeat(env.q[None], 2, axis=0))
     err = float(np.linalg.norm(env.object_xy() - target))

@@ -70,9 +70,11 @@ def test_config_yaml():
         PlannerConfig.from_dict({"K": 3, "horizon": 4})
     with pytest.raises(ValueError, match="PlannerConfig.K"):
         PlannerConfig(K=0)
-    assert PlannerConfig.from_yaml("closed_loop").tool_noise_std > 0 and PlannerConfig().tool_noise_std == 0
-    with pytest.raises(ValueError, match="PlannerConfig.tool_noise_std"):
-        PlannerConfig(tool_noise_std=-0.01)
+    assert max(PlannerConfig.from_yaml("closed_loop").tool_noise_xyz) > 0 and PlannerConfig().tool_noise_xyz == (0.0, 0.0, 0.0)
+    assert PlannerConfig(tool_noise_std=[0.01, 0.02, 0]).tool_noise_std == (0.01, 0.02, 0.0)  # YAML lists become tuples
+    for bad in (-0.01, (0.01, 0.01), (0.01, -0.01, 0.0), (0.01, float("nan"), 0.0)):
+        with pytest.raises(ValueError, match="PlannerConfig.tool_noise_std"):
+            PlannerConfig(tool_noise_std=bad)
     with pytest.raises(ValueError, match="PlannerConfig.tool_rot_noise_std"):
         PlannerConfig(tool_rot_noise_std=float("nan"))
     with pytest.raises(ValueError, match="PlannerConfig.tool_damping"):

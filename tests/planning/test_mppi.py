@@ -126,10 +126,11 @@ def test_limits_hold_for_every_sample_property(robot_name, request):
             assert plan.actions.shape == (cfg.T, J)
 
 
-def test_tool_noise_moves_the_tool_by_the_configured_amount(panda, scene_xyz):
+@pytest.mark.parametrize("std", [0.004, (0.004, 0.002, 0.0)])
+def test_tool_noise_moves_the_tool_by_the_configured_amount(panda, scene_xyz, std):
     """With joint noise negligible, the first step of every sample moves the tool by the
-    configured Cartesian std per axis and (to first order) does not rotate it."""
-    cfg = PlannerConfig(K=256, T=3, iterations=1, noise_std=1e-6, tool_noise_std=0.004, seed=3)
+    configured Cartesian std per world axis and (to first order) does not rotate it."""
+    cfg = PlannerConfig(K=256, T=3, iterations=1, noise_std=1e-6, tool_noise_std=std, seed=3)
     rec = Recorder()
     MPPIPlanner(cfg).plan(rec, scene_xyz, panda, panda.default_q, Goal(box=EVERYWHERE, displacement=(0.1, 0, 0)))
     q1 = rec.q[0][1:, 1]  # sample 0 is the mean itself
@@ -138,7 +139,8 @@ def test_tool_noise_moves_the_tool_by_the_configured_amount(panda, scene_xyz):
     P1 = panda.link_poses(q1)[:, tool]
     dp = P1[:, :3, 3] - P0[:3, 3]
     std = dp.std(0)
-    assert bool(((std > 0.7 * 0.004) & (std < 1.3 * 0.004)).all()), std
+    want = torch.tensor(cfg.tool_noise_xyz, dtype=std.dtype)
+    assert bool(((std >= 0.7 * want) & (std <= 1.3 * want + 1e-4)).all()), (std, want)
     cos = ((P0[:3, :3].T @ P1[:, :3, :3]).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
     angle = torch.arccos(cos.clamp(-1, 1))
     assert float(angle.max()) < 0.02, "tool noise rotated the tool"
