@@ -313,8 +313,15 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         cloud, seg = env.observe(rng)
         mask = torch.from_numpy(seg == task.obj + 1)
         if not bool(mask.any()):
-            log.warning("task %d: the object is out of view", task.seed)
-            break
+            if warm is None:
+                log.warning("task %d: the object is out of view", task.seed)
+                break
+            # hidden (by the robot, say): carry on along the previous plan and look again
+            log.info("task %d: the object is out of view; following the previous plan", task.seed)
+            n = min(cfg.execute_steps, len(warm))
+            env.execute(warm[:n].double().numpy())
+            warm = torch.cat([warm[n:], warm[-1:].expand(n, -1)])
+            continue
         disp = (*(target - env.object_xy()), 0.0)
         goal = Goal(mask=mask, displacement=disp)
         dyn = SimDynamics(env, seg) if planner_name == "mppi_oracle" else world_model

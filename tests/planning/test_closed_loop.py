@@ -43,3 +43,33 @@ def test_eval_plan_cli_oracle_one_task(tmp_path):
     with pytest.raises(ValueError, match="--checkpoint is required"):
         args = parser.parse_args(["eval-plan", "--planners", "random", "--out", str(tmp_path)])
         args.func(args)
+
+
+def test_hidden_object_follows_the_previous_plan(panda, monkeypatch):
+    """A round where the cameras lose the object executes the previous plan instead of
+    ending the task; the next round plans again."""
+    from planning import PlannerConfig
+    from pointwm.eval import closed_loop as cl
+
+    real_observe = cl.SimEnv.observe
+    calls, qs = [], []
+
+    def observe(self, rng):
+        calls.append(1)
+        qs.append(self.q.copy())
+        cloud, seg = real_observe(self, rng)
+        return (cloud, np.zeros_like(seg)) if len(calls) == 2 else (cloud, seg)  # hidden in round 2
+
+    monkeypatch.setattr(cl.SimEnv, "observe", observe)
+
+    def push_right(scene, robot_flows):  # dynamics double: every candidate moves the scene +x
+        K, T1 = robot_flows.shape[:2]
+        flow = torch.zeros(K, T1 - 1, len(scene.xyz), 3)
+        flow[..., 0] = torch.linspace(0.01, 0.1, T1 - 1)[None, :, None]
+        return flow
+
+    cfg = cl.EvalConfig(max_replans=3, success_radius=1e-6)  # never succeeds: all 3 rounds run
+    pcfg = PlannerConfig(K=4, T=4, iterations=1, seed=0)
+    result = cl.run_task(cl.make_task(3, cfg, panda, T=4), "mppi_model", panda, pcfg, cfg, world_model=push_right)
+    assert len(calls) == 3 and result.replans == 2  # round 2 did not plan, round 3 did
+    assert np.abs(qs[2] - qs[1]).max() > 1e-4  # round 2 moved the robot along the previous plan
