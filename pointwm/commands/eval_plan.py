@@ -16,13 +16,42 @@ LABELS = {"mppi_model": "MPPI + learned model", "mppi_oracle": "MPPI + simulator
           "random": "random shooting + learned model"}
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_settings(out: Path, rows: list, settings: dict) -> None:
+    """Resume only what the same settings made: OUT/settings.json records them; results
+    from another checkpoint, planner preset or loop setting are never mixed in."""
+    from pointwm.atomic import write_json
+
+    settings = json.loads(json.dumps(settings))  # tuples -> lists, as stored
+    path = out / "settings.json"
+    if rows and path.exists():
+        old = json.loads(path.read_text())
+        if old != settings:
+            diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            raise ValueError(
+                f"--out {out}: results.jsonl holds runs made with other settings (differ: {', '.join(diff)}); "
+                f"use another --out, or delete {out / 'results.jsonl'} to start over"
+            )
+    write_json(path, settings)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval-plan",
         help="closed-loop push tasks in simulation: success rate and planning time per planner",
         description="Seeded push tasks (move one object within 3 cm of a target on the table) run in "
         "closed loop in MuJoCo: render RGB-D, plan, execute the first steps, replan. Results are "
-        "appended per task to OUT/results.jsonl (an interrupted run resumes) and summarised in "
+        "appended per task to OUT/results.jsonl (an interrupted run resumes, with the same checkpoint and "
+        "settings only: OUT/settings.json) and summarised in "
         "OUT/results.md and OUT/results.json.",
     )
     p.add_argument("--checkpoint", type=Path, default=None,
@@ -97,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []
+    _check_settings(args.out, rows, {
+        "checkpoint_sha256": _sha256(args.checkpoint) if args.checkpoint is not None else None,
+        "planner_config": pcfg.to_dict(), "eval_config": asdict(ecfg), "robot": args.robot,
+    })
     done = {(r["seed"], r["planner"]) for r in rows}
     seeds = range(args.first_seed, args.first_seed + args.tasks)
     todo = [(s, p) for s in seeds for p in planners if (s, p) not in done]

@@ -40,6 +40,13 @@ def test_eval_plan_cli_oracle_one_task(tmp_path):
     summary = json.loads((tmp_path / "results.json").read_text())
     assert summary["planners"]["mppi_oracle"]["tasks"] == 1
     assert "| MPPI + simulator (oracle) | 1 |" in (tmp_path / "results.md").read_text()
+    rows = (tmp_path / "results.jsonl").read_text()
+    assert args.func(args) == 0  # same settings: resumes, nothing re-run
+    assert (tmp_path / "results.jsonl").read_text() == rows
+    args = parser.parse_args(["eval-plan", "--planners", "mppi_oracle", "--tasks", "1", "--max-replans", "2",
+                              "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="other settings .*eval_config"):  # never mixed with other settings
+        args.func(args)
     with pytest.raises(ValueError, match="--checkpoint is required"):
         args = parser.parse_args(["eval-plan", "--planners", "random", "--out", str(tmp_path)])
         args.func(args)
