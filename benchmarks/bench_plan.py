@@ -1,6 +1,7 @@
 """Time per replan of MPPI with the tiny world model, split into kinematics, model and cost.
 
-One MPPI iteration (sampling with tool-space noise + projection, ``RobotModel.point_flow`` for K candidates,
+One MPPI iteration (sampling as the ``closed_loop`` preset does, with tool-space noise, +
+projection, ``RobotModel.point_flow`` for K candidates,
 ``WorldModel.predict`` for K candidates, cost terms) for K = 64 and 256, T = 10, the Panda
 (M = 500) and the sample capture fused at 1.5 cm (or ``--voxel``). A replan runs
 ``iterations`` of these; the table reports one iteration and the total for the preset's
@@ -45,7 +46,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     model.predict(cloud, robot.point_flow(robot.default_q.float().expand(1, 11, -1)))  # warm-up
     for K in args.K:
-        cfg = PlannerConfig(K=K, T=10, noise_std=0.1, tool_noise_std=0.03)  # closed_loop's sampler
+        cfg = PlannerConfig.from_yaml("closed_loop").replace(K=K, T=10)  # its sampler (tool-space noise)
         planner = MPPIPlanner(cfg)
         q0 = robot.default_q.float()
         lo, hi = robot.lower.float(), robot.upper.float()

@@ -14,6 +14,7 @@ from planning.mppi import (
     PlanningError,
     RandomShootingPlanner,
     project_to_limits,
+    shift_sequence,
     world_model_dynamics,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "RandomShootingPlanner",
     "ResolvedGoal",
     "project_to_limits",
+    "shift_sequence",
     "world_model_dynamics",
 ]

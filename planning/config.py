@@ -51,10 +51,11 @@ class PlannerConfig:
     noise_smoothing:  AR(1) coefficient of the increment noise along time, in [0, 1).
     noise_decay:      noise std multiplier per iteration, in (0, 1].
     tool_noise_std:   std (m per step) of extra noise drawn as Cartesian moves of the robot's
-                      tool links (one number, or three for the world x, y, z axes: (s, s, 0)
-                      explores in the table plane, as pushing wants) (``RobotModel.tool_link_names``) and mapped to joint
+                      tool links (``RobotModel.tool_link_names``) and mapped to joint
                       increments by the damped pseudo-inverse of ``tool_jacobian`` along the
-                      mean (orientation held to first order); 0 turns it off. Samples are
+                      mean (orientation held to first order); 0 turns it off. One number, or
+                      three for the world x, y, z axes ((s, s, 0) explores in the table
+                      plane, as pushing wants; see :attr:`tool_noise_xyz`). Samples are
                       still joint-position sequences under the same limits: this only
                       shapes the exploration, and suits contact tasks (pushing), where pure
                       joint noise rarely moves the tool along a line.
@@ -98,17 +99,18 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.noise_smoothing: expected in [0, 1), got {self.noise_smoothing!r}")
         if not 0.0 < self.noise_decay <= 1.0:
             raise ValueError(f"PlannerConfig.noise_decay: expected in (0, 1], got {self.noise_decay!r}")
-        if isinstance(self.tool_noise_std, list | tuple):
-            v = self.tool_noise_std
-            if len(v) != 3 or not all(isinstance(x, int | float) and math.isfinite(x) and x >= 0 for x in v):
+        def std_ok(x) -> bool:
+            return isinstance(x, int | float) and math.isfinite(x) and x >= 0
+
+        v = self.tool_noise_std
+        if isinstance(v, list | tuple):  # per world axis (YAML gives a list)
+            if len(v) != 3 or not all(map(std_ok, v)):
                 raise ValueError(f"PlannerConfig.tool_noise_std: expected a number >= 0 or three (x, y, z), got {v!r}")
             object.__setattr__(self, "tool_noise_std", tuple(float(x) for x in v))
-        for name in ("tool_noise_std", "tool_rot_noise_std"):
-            v = getattr(self, name)
-            if name == "tool_noise_std" and isinstance(v, tuple):
-                continue
-            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"PlannerConfig.{name}: expected a finite number >= 0, got {v!r}")
+        elif not std_ok(v):
+            raise ValueError(f"PlannerConfig.tool_noise_std: expected a finite number >= 0, got {v!r}")
+        if not std_ok(self.tool_rot_noise_std):
+            raise ValueError(f"PlannerConfig.tool_rot_noise_std: expected a finite number >= 0, got {self.tool_rot_noise_std!r}")
         if not isinstance(self.tool_damping, int | float) or not 0.0 < self.tool_damping <= 1.0:
             raise ValueError(f"PlannerConfig.tool_damping: expected in (0, 1], got {self.tool_damping!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:

@@ -34,6 +34,7 @@ __all__ = [
     "PlanningError",
     "RandomShootingPlanner",
     "project_to_limits",
+    "shift_sequence",
     "world_model_dynamics",
 ]
 
@@ -115,11 +116,7 @@ class Plan:
 
     def shifted(self, steps: int = 1) -> Tensor:
         """(T, J) the mean shifted by ``steps``, the last target repeated (warm start)."""
-        if steps < 0:
-            raise ValueError(f"Plan.shifted: steps must be >= 0, got {steps}")
-        T = self.mean.shape[0]
-        s = min(steps, T - 1) if T > 1 else 0
-        return torch.cat([self.mean[s:], self.mean[-1:].expand(s, -1)], dim=0)
+        return shift_sequence(self.mean, steps)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (no flows)."""
@@ -134,6 +131,16 @@ class Plan:
             "stopped_early": self.stopped_early,
             **self.info,
         }
+
+
+def shift_sequence(seq: Tensor, steps: int) -> Tensor:
+    """(T, J) joint targets ``seq`` advanced by ``steps`` (at most T - 1), the last target
+    repeated at the end: what remains of a plan after executing its first ``steps``."""
+    if steps < 0:
+        raise ValueError(f"shift_sequence: steps must be >= 0, got {steps}")
+    T = seq.shape[0]
+    s = min(steps, T - 1) if T > 1 else 0
+    return torch.cat([seq[s:], seq[-1:].expand(s, -1)], dim=0)
 
 
 def project_to_limits(q: Tensor, q0: Tensor, lower: Tensor, upper: Tensor, step_bound: Tensor) -> Tensor:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner
+from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner, shift_sequence
 
 __all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "run_task"]
 
@@ -220,6 +220,10 @@ class SimEnv:
             mujoco.mj_step(self.model, self.data)
         self.q = targets[-1].copy()
 
+    def hold(self, steps: int) -> None:
+        """Keep the robot still for ``steps`` plan steps while the physics runs on."""
+        self.execute(np.repeat(self.q[None], steps, axis=0))
+
     # ------------------------------------------------------------------ observation
     def object_xy(self, k: int | None = None) -> np.ndarray:
         return self.data.xpos[self.bodies[self.task.obj if k is None else k], :2].copy()
@@ -318,9 +322,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
                 break
             # hidden (by the robot, say): carry on along the previous plan and look again
             log.info("task %d: the object is out of view; following the previous plan", task.seed)
-            n = min(cfg.execute_steps, len(warm))
-            env.execute(warm[:n].double().numpy())
-            warm = torch.cat([warm[n:], warm[-1:].expand(n, -1)])
+            env.execute(warm[: cfg.execute_steps].double().numpy())
+            warm = shift_sequence(warm, cfg.execute_steps)
             continue
         disp = (*(target - env.object_xy()), 0.0)
         goal = Goal(mask=mask, displacement=disp)
@@ -333,11 +336,9 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         env.execute(plan.actions[:n].double().numpy())
         warm = plan.shifted(n)
         if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
-            # done only if it stays there: a shoved object may still be sliding through
-            env.execute(np.repeat(env.q[None], 2, axis=0))
+            env.hold(2)  # done only if it stays there: a shoved object may still be sliding through
             if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
                 break
-    # let the object come to rest
-    env.execute(np.repeat(env.q[None], 2, axis=0))
+    env.hold(2)  # let the object come to rest
     err = float(np.linalg.norm(env.object_xy() - target))
     return TaskResult(task.seed, planner_name, err <= cfg.success_radius, err, err0, replans, times)
