@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT")
     p.add_argument("--init", type=Path, default=None,
-                   help="start from these weights (.safetensors of the same model config): fine-tuning")
+                   help="start from these weights (.safetensors of the same model config, or of the same "
+                        "model without contact features): fine-tuning")
     p.add_argument("--steps", type=int, default=None, help="override the config's total steps")
     p.add_argument("--batch-size", type=int, default=None, help="override clips per step per process")
     p.add_argument("--lr", type=float, default=None, help="override the peak learning rate")

@@ -32,6 +32,8 @@ class ModelConfig:
     velocity_scale / acceleration_scale: multipliers of finite differences (m/step, m/step²).
     flow_std: (T,) per-step displacement std (m) for normalisation; None = DROID default.
         The trained values live in the checkpoint's ``flow_std`` buffer.
+    contact_features: add per scene point the offset to, closeness of and velocity of its
+        nearest robot point at every step (``features.contact_features``; not in PointWorld).
     log_var_min / log_var_max: clamp of the predicted log-variance.
     candidate_chunk: candidates per backbone pass in ``predict`` on a GPU (bounds memory).
     cpu_candidate_chunk: the same on a CPU, where larger passes are slower per candidate
@@ -50,6 +52,7 @@ class ModelConfig:
     velocity_scale: float = 50.0
     acceleration_scale: float = 100.0
     flow_std: tuple[float, ...] | None = None
+    contact_features: bool = False
     log_var_min: float = -10.0
     log_var_max: float = 10.0
     candidate_chunk: int = 16

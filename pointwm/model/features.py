@@ -7,6 +7,12 @@ Robot token (one per robot point per step t = 0..T): re-centred position (m), un
 gripper opening (0 closed .. 1 open), velocity and acceleration by finite differences
 over the steps (scaled to O(1)), a sinusoidal embedding of the step index, and a learned
 embedding of the robot type.
+
+Contact features (optional, ``ModelConfig.contact_features``; an addition to PointWorld's
+inputs): for each scene point and each step t = 0..T, the offset to the nearest robot point
+at t, how close it is, and that robot point's velocity → ``7 * (T + 1)`` channels, embedded
+and added to the scene token. They tell every point directly when and from where the robot
+comes near, which the backbone otherwise has to find by attention.
 """
 
 from __future__ import annotations
@@ -17,15 +23,19 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "CONTACT_FEATURES_PER_STEP",
     "SCENE_FEATURES",
+    "ContactEmbedding",
     "RobotEmbedding",
     "SceneEmbedding",
+    "contact_features",
     "robot_features",
     "scene_features",
     "sinusoidal_embedding",
 ]
 
 SCENE_FEATURES = 9
+CONTACT_FEATURES_PER_STEP = 7
 
 
 def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 100.0) -> Tensor:
@@ -90,6 +100,65 @@ def robot_features(
     t = sinusoidal_embedding(torch.arange(steps, device=flow.device), time_dim)  # (T+1, E)
     t = t[:, None, :].expand(flow.shape[:-1] + (time_dim,))
     return torch.cat([flow, normals, grip, vel * velocity_scale, acc * acceleration_scale, t], dim=-1)
+
+
+def contact_features(
+    scene_xyz: Tensor,
+    robot_flow: Tensor,
+    velocity_scale: float = 50.0,
+    offset_scale: float = 0.05,
+    max_offset: float = 0.15,
+    closeness_scale: float = 0.02,
+) -> Tensor:
+    """Contact features (N, 7 * (T+1)) float32 of N scene points under one robot motion.
+
+    Args:
+        scene_xyz: (N, 3) float, metres, t0 scene points (same frame as ``robot_flow``).
+        robot_flow: (T+1, M, 3) float, metres, robot surface points per step.
+        velocity_scale: multiplies the robot point's velocity in metres per step.
+        offset_scale: the offset is divided by it (m), after its length is capped at
+            ``max_offset`` (m): a point far from the robot sees a saturated direction.
+        closeness_scale: closeness is ``exp(-distance / closeness_scale)`` (m).
+
+    Per step t, in this order: offset from the point to its nearest robot point at t (3),
+    closeness (1), and that robot point's velocity (3, central differences over the steps).
+    """
+    xyz = scene_xyz.float()
+    flow = robot_flow.float()
+    steps = flow.shape[0]
+    vel = torch.gradient(flow, dim=0)[0] if steps > 1 else torch.zeros_like(flow)
+    # nearest robot point per step: argmin over m of |r_m|^2 - 2 x.r_m (|x|^2 is the same for
+    # every m), one batched matmul; the offset below is then computed exactly
+    score = torch.baddbmm(flow.square().sum(-1)[:, None, :], xyz[None].expand(steps, -1, -1),
+                          flow.transpose(1, 2), alpha=-2.0)  # (T+1, N, M)
+    nearest = score.argmin(-1)  # (T+1, N)
+    idx = nearest[..., None].expand(-1, -1, 3)
+    off = torch.gather(flow, 1, idx) - xyz  # (T+1, N, 3), exact
+    dist = torch.linalg.vector_norm(off, dim=-1, keepdim=True)
+    capped = off / torch.clamp(dist / max_offset, min=1.0)
+    parts = [capped / offset_scale, torch.exp(-dist / closeness_scale), torch.gather(vel, 1, idx) * velocity_scale]
+    return torch.cat(parts, dim=-1).transpose(0, 1).reshape(xyz.shape[0], -1)
+
+
+class ContactEmbedding(nn.Module):
+    """Contact features (N, 7 * (T+1)) → (N, C) added to the scene tokens.
+
+    Linear → LayerNorm → GELU → Linear, the last layer zero-initialised: a model that gains
+    this branch starts as the model without it (fine-tuning from a checkpoint without it).
+    """
+
+    def __init__(self, channels: int, num_steps: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(CONTACT_FEATURES_PER_STEP * (num_steps + 1), channels), nn.LayerNorm(channels), nn.GELU(),
+            nn.Linear(channels, channels),
+        )
+        with torch.no_grad():
+            self.net[-1].weight.zero_()
+            self.net[-1].bias.zero_()
+
+    def forward(self, feat: Tensor) -> Tensor:
+        return self.net(feat)
 
 
 class SceneEmbedding(nn.Module):

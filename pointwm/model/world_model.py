@@ -34,7 +34,14 @@ from pointwm.geometry import PointCloud
 from pointwm.model.backbone import PointTransformerV3
 from pointwm.model.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from pointwm.model.config import ModelConfig
-from pointwm.model.features import RobotEmbedding, SceneEmbedding, robot_features, scene_features
+from pointwm.model.features import (
+    ContactEmbedding,
+    RobotEmbedding,
+    SceneEmbedding,
+    contact_features,
+    robot_features,
+    scene_features,
+)
 from pointwm.model.serialization import encode, serialize
 from pointwm.model.structure import PointBatch
 
@@ -187,6 +194,7 @@ class WorldModel(nn.Module):
         ch = c.backbone.enc_channels[0]
         self.scene_embed = SceneEmbedding(ch)
         self.robot_embed = RobotEmbedding(ch, c.time_dim, c.num_robot_types)
+        self.contact_embed = ContactEmbedding(ch, c.num_steps) if c.contact_features else None
         self.backbone = PointTransformerV3(c.backbone)
         out = c.backbone.out_channels
         self.head = nn.Sequential(nn.Linear(out, out), nn.GELU(), nn.Linear(out, 4 * c.num_steps))
@@ -269,8 +277,9 @@ class WorldModel(nn.Module):
         tokens = self.scene_embed(scene_features(centred.float(), color, normals))
         return SceneContext(centre.to(self.device, torch.float64), centred.float(), grid, codes, tokens)
 
-    def _robot_tokens(self, robot: RobotInput, centre: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(coord ((T+1)·M, 3) float32, grid ((T+1)·M, 3), tokens ((T+1)·M, C0)) of one robot."""
+    def _robot_tokens(self, robot: RobotInput, centre: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(coord ((T+1)·M, 3) float32, grid ((T+1)·M, 3), tokens ((T+1)·M, C0), centred
+        flow (T+1, M, 3) float32) of one robot."""
         c = self.config
         if robot.flow.shape[0] != c.num_steps + 1:
             raise ValueError(
@@ -288,7 +297,7 @@ class WorldModel(nn.Module):
                               c.acceleration_scale)
         kind = torch.full(feat.shape[:-1], robot.robot_type, dtype=torch.long, device=self.device)
         tokens = self.robot_embed(feat, kind).reshape(flat.shape[0], -1)
-        return flat.float(), grid, tokens
+        return flat.float(), grid, tokens, centred.float()
 
     def forward_contexts(
         self, contexts: Sequence[SceneContext], robots: Sequence[RobotInput]
@@ -300,10 +309,14 @@ class WorldModel(nn.Module):
         feats, coords, grids, codes, batch, scene_rows = [], [], [], [], [], []
         start = 0
         for b, (ctx, robot) in enumerate(zip(contexts, robots, strict=True)):
-            r_coord, r_grid, r_tok = self._robot_tokens(robot, ctx.centre)
+            r_coord, r_grid, r_tok, r_flow = self._robot_tokens(robot, ctx.centre)
             r_codes = torch.stack([encode(r_grid, None, d, o) for o in self.config.backbone.orders])
             n = ctx.num_points + r_coord.shape[0]
-            feats += [ctx.tokens, r_tok]
+            s_tok = ctx.tokens
+            if self.contact_embed is not None:  # action-dependent: per candidate
+                s_tok = s_tok + self.contact_embed(
+                    contact_features(ctx.coord, r_flow, self.config.velocity_scale))
+            feats += [s_tok, r_tok]
             coords += [ctx.coord, r_coord]
             grids += [ctx.grid_coord, r_grid]
             codes += [ctx.codes, r_codes]

@@ -188,11 +188,29 @@ class _Logger:
 # ------------------------------------------------------------------------------- train
 
 
-def _check_model_config(path: Path, expected: ModelConfig) -> None:
-    """Raise CheckpointError if the checkpoint at ``path`` was made for another model config."""
+def _config_diff(path: Path, expected: ModelConfig) -> list[str]:
+    """Model-config keys in which the checkpoint at ``path`` differs from ``expected``."""
     config, _ = read_checkpoint(path)
-    if config != expected.to_dict():
-        diff = sorted(k for k in set(config) | set(expected.to_dict()) if config.get(k) != expected.to_dict().get(k))
+    try:  # fills keys added since the checkpoint was written with their defaults
+        config = ModelConfig.from_dict(config, source=f"checkpoint {path}").to_dict()
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    want = expected.to_dict()
+    return sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
+
+
+# a run may start from (``--init``) a checkpoint that differs from its model in these keys
+# only, the run's model adding the zero-initialised contact branch to the checkpoint's weights
+_INIT_GROWS = {"name", "contact_features"}
+
+
+def _check_model_config(path: Path, expected: ModelConfig, init: bool = False) -> None:
+    """Raise CheckpointError if the checkpoint at ``path`` was made for another model config."""
+    diff = _config_diff(path, expected)
+    if init and diff and set(diff) <= _INIT_GROWS and expected.contact_features:
+        return
+    if diff:
+        config, _ = read_checkpoint(path)
         raise CheckpointError(
             f"checkpoint {path} is for model config {config.get('name')!r}, this run uses "
             f"{expected.name!r} (differing keys: {diff}); use the run's own config or another --out"
@@ -206,6 +224,21 @@ def _batch_to_device(samples, device: torch.device):
     target = torch.cat([s.flow for s in samples], dim=1).to(device)  # (T, ΣN, 3) metres
     valid = torch.cat([s.valid[1:] for s in samples], dim=1).to(device)  # (T, ΣN)
     return scenes, robots, target, valid
+
+
+def _load_init(path: Path, config: ModelConfig) -> WorldModel:
+    """``config``'s model with the weights of the checkpoint at ``path`` (already checked by
+    :func:`_check_model_config`); a contact branch the checkpoint lacks keeps its zero init."""
+    source = WorldModel.load(path)
+    if source.config == config:
+        return source
+    model = WorldModel(config)
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("contact_embed.") for k in missing):
+        raise CheckpointError(f"checkpoint {path}: weights do not fit model {config.name!r} "
+                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    log.info("%s: the contact branch starts at zero (the checkpoint has none)", path)
+    return model
 
 
 def train(
@@ -225,7 +258,8 @@ def train(
         warning, if there is none). Without it, an ``out`` that already holds checkpoints is
         an error (so a run is never overwritten by accident).
     init: start from these weights (fine-tuning) instead of random ones; their model config
-        must equal ``cfg.model``, and their ``flow_std`` is kept.
+        must equal ``cfg.model`` (or differ only in adding ``contact_features``, whose branch
+        then starts at zero), and their ``flow_std`` is kept.
     device: default CUDA (``LOCAL_RANK``) when available, else the CPU.
     stop_after: stop after this many steps of this call without the final checkpoint (as if
         killed; tests of resumption).
@@ -270,8 +304,8 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
         elif list_checkpoints(ckpt_dir):
             raise ValueError(f"run folder {out} already holds checkpoints; pass --resume or choose another --out")
         if init is not None:
-            _check_model_config(Path(init), cfg.model)
-            model = WorldModel.load(init)
+            _check_model_config(Path(init), cfg.model, init=True)
+            model = _load_init(Path(init), cfg.model)
             log.info("initialised from %s (flow_std %s)", init, model.flow_std.tolist())
         elif cfg.norm_clips > 0:
             model.set_normalization(compute_flow_std(manifests, cfg.norm_clips, cfg.model.num_steps,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,27 @@ def test_resume_with_another_model_config_is_a_clear_error(tiny_archive, tmp_pat
         train(other, tiny_archive, tmp_path / "ft", init=tmp_path / "run" / "model.safetensors", progress=False)
     with pytest.raises(ValueError, match="already holds checkpoints"):
         train(cfg, tiny_archive, tmp_path / "run", progress=False)
+
+
+def test_init_adds_a_contact_branch_that_starts_at_zero(tiny_archive, tmp_path):
+    from pointwm import PointCloud
+    from pointwm.train.loop import _load_init
+
+    cfg = micro_train_config(steps=2, checkpoint_every=2)
+    base = train(cfg, tiny_archive, tmp_path / "run", progress=False).final
+    grown = cfg.with_overrides(model=replace(cfg.model, name="micro_contact", contact_features=True), steps=2)
+    start = _load_init(base, grown.model).eval()  # what train(init=...) starts from
+    g = torch.Generator().manual_seed(0)
+    scene = PointCloud(torch.rand(100, 3, generator=g) * 0.3)
+    flow = torch.rand(cfg.model.num_steps + 1, 20, 3, generator=g) * 0.3
+    assert torch.equal(start.predict(scene, flow), WorldModel.load(base).predict(scene, flow))
+    res = train(grown, tiny_archive, tmp_path / "ft", init=base, progress=False)
+    model = WorldModel.load(res.final)
+    assert model.config.contact_features
+    assert model.contact_embed.net[-1].weight.abs().sum() > 0  # the branch trained
+    # the other way round (dropping the branch) is still an error
+    with pytest.raises(CheckpointError, match="differing keys"):
+        train(cfg, tiny_archive, tmp_path / "back", init=res.final, progress=False)
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
