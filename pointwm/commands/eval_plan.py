@@ -65,8 +65,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-replans", type=int, default=8, help="replans per task (default: %(default)s)")
     p.add_argument("--execute-steps", type=int, default=3, help="steps executed per replan (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("eval_plan"), help="output directory (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes running tasks side by side, each with --threads threads "
+                   "(default: %(default)s); results do not depend on it, planning times do")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+# ------------------------------------------------------------------ worker processes
+
+_WORKER: dict = {}
+
+
+def _init_worker(checkpoint, robot_name: str, pcfg, ecfg, threads: int) -> None:
+    """Per process: load the robot and the model once (``--workers`` > 1, or in-process)."""
+    import os
+
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+
+    from kinematics import load_robot
+
+    torch.set_num_threads(max(1, threads))
+    model = None
+    if checkpoint is not None:
+        from pointwm.model import WorldModel
+
+        model = WorldModel.load(checkpoint)
+    _WORKER.clear()
+    _WORKER.update(robot=load_robot(robot_name), model=model, pcfg=pcfg, ecfg=ecfg, tasks={})
+
+
+def _run_job(job: tuple[int, str]) -> dict:
+    """One (seed, planner) run in this process → its result row."""
+    from dataclasses import asdict
+
+    from pointwm.eval.closed_loop import make_task, run_task
+
+    seed, name = job
+    w = _WORKER
+    if seed not in w["tasks"]:
+        w["tasks"][seed] = make_task(seed, w["ecfg"], w["robot"], w["pcfg"].T, w["pcfg"].dt)
+    r = run_task(w["tasks"][seed], name, w["robot"], w["pcfg"], w["ecfg"], world_model=w["model"])
+    return asdict(r)
 
 
 def summarise(rows: list[dict], meta: dict) -> tuple[str, dict]:
@@ -98,31 +140,30 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     os.environ.setdefault("MUJOCO_GL", "egl")
-    import torch
     from tqdm import tqdm
 
-    from kinematics import load_robot
     from planning import PlannerConfig
     from pointwm.commands.common import write_json
-    from pointwm.eval.closed_loop import EvalConfig, make_task, run_task
+    from pointwm.eval.closed_loop import EvalConfig
 
-    torch.set_num_threads(max(1, args.threads))
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     bad = [p for p in planners if p not in PLANNERS]
     if bad:
         raise ValueError(f"--planners: unknown {bad} (expected some of {list(PLANNERS)})")
     if args.tasks < 1:
         raise ValueError(f"--tasks: expected >= 1, got {args.tasks}")
-    model = None
+    if args.workers < 1 or args.threads < 1:
+        raise ValueError(f"--workers and --threads: expected >= 1, got {args.workers} and {args.threads}")
+    checkpoint = None
     if any(p != "mppi_oracle" for p in planners):
         if args.checkpoint is None:
             raise ValueError("--checkpoint is required for the planners mppi_model and random")
         from pointwm.model import WorldModel
 
-        model = WorldModel.load(args.checkpoint)
+        WorldModel.load(args.checkpoint)  # fails here, once, on a bad checkpoint
+        checkpoint = args.checkpoint
     pcfg = PlannerConfig.from_yaml(args.config)
     ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans)
-    robot = load_robot(args.robot)
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []
@@ -137,18 +178,29 @@ def run(args: argparse.Namespace) -> int:
         log.info("resuming: %d of %d runs already in %s", args.tasks * len(planners) - len(todo),
                  args.tasks * len(planners), jsonl)
     t0 = time.perf_counter()
-    tasks = {}
-    with tqdm(total=len(todo), desc="eval-plan", unit="run") as bar:
-        for seed, name in todo:
-            if seed not in tasks:
-                tasks[seed] = make_task(seed, ecfg, robot, pcfg.T, pcfg.dt)
-            r = run_task(tasks[seed], name, robot, pcfg, ecfg, world_model=model)
-            row = asdict(r)
-            with open(jsonl, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            rows.append(row)
-            bar.update(1)
-            bar.set_postfix(seed=seed, planner=name, ok=r.success)
+    init = (checkpoint, args.robot, pcfg, ecfg, args.threads)
+    workers = min(args.workers, max(1, len(todo)))
+    with tqdm(total=len(todo), desc="eval-plan", unit="run", disable=args.no_progress) as bar:
+        if workers == 1:
+            _init_worker(*init)
+            results = map(_run_job, todo)
+            pool = None
+        else:  # spawn: no inherited MuJoCo/EGL or torch thread state
+            import multiprocessing as mp
+
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init)
+            # by seed, so a worker reuses its task; rows are written as runs finish
+            results = pool.imap_unordered(_run_job, todo)
+        try:
+            for row in results:
+                with open(jsonl, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                rows.append(row)
+                bar.update(1)
+                bar.set_postfix(seed=row["seed"], planner=row["planner"], ok=row["success"])
+        finally:
+            if pool is not None:
+                pool.terminate()
     rows = [r for r in rows if r["seed"] in seeds and r["planner"] in planners]
     meta = {"tasks": args.tasks, "first_seed": args.first_seed, "checkpoint": str(args.checkpoint),
             "planner_config": pcfg.to_dict(), "eval_config": asdict(ecfg), "robot": args.robot,

@@ -52,6 +52,27 @@ def test_eval_plan_cli_oracle_one_task(tmp_path):
         args.func(args)
 
 
+def test_eval_plan_workers_give_the_same_results(tmp_path):
+    """--workers 2 (spawned processes) runs the same tasks to the same outcomes as one process."""
+    import argparse
+
+    from pointwm.commands import eval_plan
+
+    parser = argparse.ArgumentParser()
+    eval_plan.register(parser.add_subparsers(dest="command"))
+    out = {}
+    for w in (1, 2):
+        args = parser.parse_args(["eval-plan", "--planners", "mppi_oracle", "--tasks", "2", "--max-replans", "1",
+                                  "--workers", str(w), "--no-progress", "--out", str(tmp_path / f"w{w}")])
+        assert args.func(args) == 0
+        rows = [json.loads(x) for x in (tmp_path / f"w{w}" / "results.jsonl").read_text().splitlines()]
+        out[w] = sorted((r["seed"], r["success"], r["final_error_m"], r["replans"]) for r in rows)
+    assert out[1] == out[2] and [r[0] for r in out[1]] == [0, 1]
+    with pytest.raises(ValueError, match="--workers"):
+        args = parser.parse_args(["eval-plan", "--planners", "mppi_oracle", "--workers", "0", "--out", str(tmp_path)])
+        args.func(args)
+
+
 def test_hidden_object_follows_the_previous_plan(panda, monkeypatch):
     """A round where the cameras lose the object executes the previous plan instead of
     ending the task; the next round plans again."""
