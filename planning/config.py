@@ -17,6 +17,9 @@ class CostWeights:
     goal:        per metre of mean distance between goal points and their targets.
     reach:       per metre of distance from the goal points' centroid to the nearest robot
                  point, averaged over steps (a shaping term; 0 turns it off).
+    approach:    per metre of distance from the nearest robot point to the goal points' back
+                 (the side away from where they must go), averaged over steps and scaled
+                 down within 2 cm of the goal (a shaping term for pushing; 0 turns it off).
     still:       per metre of mean displacement of the non-goal points (0 turns it off).
     smoothness:  per squared joint acceleration, in units of (velocity_limits * dt) per step.
     size:        per squared joint velocity, in units of (velocity_limits * dt).
@@ -26,6 +29,7 @@ class CostWeights:
 
     goal: float = 10.0
     reach: float = 0.0
+    approach: float = 0.0
     still: float = 0.0
     smoothness: float = 0.01
     size: float = 0.01

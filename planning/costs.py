@@ -17,6 +17,7 @@ from planning.goal import ResolvedGoal
 __all__ = [
     "COST_TERMS",
     "action_size_cost",
+    "approach_cost",
     "goal_cost",
     "joint_limit_cost",
     "reach_cost",
@@ -26,7 +27,7 @@ __all__ = [
     "total_cost",
 ]
 
-COST_TERMS = ("goal", "reach", "still", "smoothness", "size", "joint_limit", "table")
+COST_TERMS = ("goal", "reach", "approach", "still", "smoothness", "size", "joint_limit", "table")
 
 
 def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal) -> Tensor:
@@ -42,6 +43,29 @@ def reach_cost(xyz: Tensor, flow: Tensor, robot_flow: Tensor, goal: ResolvedGoal
     c = (xyz[goal.index] + flow[:, :, goal.index]).mean(2)  # (K, T, 3)
     d = torch.linalg.vector_norm(robot_flow[:, 1:] - c[:, :, None], dim=-1)  # (K, T, M)
     return d.amin(-1).mean(-1)
+
+
+def approach_cost(xyz: Tensor, flow: Tensor, robot_flow: Tensor, goal: ResolvedGoal,
+                  near: float = 0.02) -> Tensor:
+    """(K,) mean over steps 1..T of the distance (m) from the nearest robot point to the goal
+    points' back: the point on the line through their predicted centroid, along the way they
+    still have to go, level with the goal point farthest behind. A shaping term for pushing:
+    touching that point and moving along that way pushes them to their targets. Each step
+    counts in proportion to the way still to go, up to ``near`` (m) and beyond: nothing is
+    owed once they are there."""
+    pos = xyz[goal.index] + flow[:, :, goal.index]  # (K, T, G, 3)
+    if goal.targets is not None:
+        todo = goal.targets.to(pos) - pos
+    else:
+        todo = torch.minimum(torch.maximum(pos, goal.box_lo.to(pos)), goal.box_hi.to(pos)) - pos
+    way = todo.mean(2)  # (K, T, 3)
+    length = torch.linalg.vector_norm(way, dim=-1, keepdim=True)
+    u = way / length.clamp_min(1e-9)
+    c = pos.mean(2)
+    behind = ((pos - c[:, :, None]) * u[:, :, None]).sum(-1).amin(-1, keepdim=True)  # (K, T, 1), <= 0
+    back = c + u * behind
+    d = torch.linalg.vector_norm(robot_flow[:, 1:] - back[:, :, None], dim=-1).amin(-1)  # (K, T)
+    return (d * (length[..., 0] / near).clamp(max=1.0)).mean(-1)
 
 
 def still_cost(flow: Tensor, goal: ResolvedGoal) -> Tensor:
@@ -108,6 +132,8 @@ def total_cost(
     terms = {
         "goal": w.goal * goal_cost(xyz, flow, goal),
         "reach": w.reach * reach_cost(xyz, flow, robot_flow, goal) if w.reach > 0 else flow.new_zeros(flow.shape[0]),
+        "approach": (w.approach * approach_cost(xyz, flow, robot_flow, goal) if w.approach > 0
+                     else flow.new_zeros(flow.shape[0])),
         "still": w.still * still_cost(flow, goal) if w.still > 0 else flow.new_zeros(flow.shape[0]),
         "smoothness": w.smoothness * smoothness_cost(q, step_bound),
         "size": w.size * action_size_cost(q, step_bound),
