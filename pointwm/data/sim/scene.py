@@ -30,8 +30,10 @@ TABLE_HALF = (0.65, 0.7, 0.025)  # half extents (m); the top is at z = 0
 class ObjectSpec:
     """One free object. kind: box (size = half extents), cylinder (radius, half height),
     sphere (radius,), capsule (radius, half length of the straight part; upright),
-    ellipsoid (semi-axes x, y, z). xy/yaw: pose on the table (m, rad); mass kg; friction
-    (sliding)."""
+    ellipsoid (semi-axes x, y, z), lying_cylinder (radius, half length; axis horizontal,
+    along the body's x after yaw), prism (sides, bottom circumradius, top circumradius, half
+    height: a convex mesh, a frustum when the radii differ). xy/yaw: pose on the table (m,
+    rad); mass kg; friction (sliding)."""
 
     kind: str
     size: tuple[float, ...]
@@ -49,7 +51,9 @@ class ObjectSpec:
             return self.size[1]
         if self.kind == "capsule":
             return self.size[0] + self.size[1]
-        return self.size[0]
+        if self.kind == "prism":
+            return self.size[3]
+        return self.size[0]  # sphere, lying_cylinder
 
     @property
     def radius(self) -> float:
@@ -58,7 +62,18 @@ class ObjectSpec:
             return math.hypot(self.size[0], self.size[1])
         if self.kind == "ellipsoid":
             return max(self.size[0], self.size[1])
+        if self.kind == "lying_cylinder":
+            return math.hypot(self.size[0], self.size[1])
+        if self.kind == "prism":
+            return max(self.size[1], self.size[2])
         return self.size[0]
+
+    def prism_vertices(self) -> np.ndarray:
+        """(2 * sides, 3) vertices of a ``prism`` in its body frame (m)."""
+        n, r0, r1, h = int(self.size[0]), self.size[1], self.size[2], self.size[3]
+        a = 2 * math.pi * np.arange(n) / n
+        ring = np.stack([np.cos(a), np.sin(a)], 1)
+        return np.concatenate([np.c_[r0 * ring, np.full(n, -h)], np.c_[r1 * ring, np.full(n, h)]])
 
 
 @dataclass(frozen=True)
@@ -93,8 +108,13 @@ def sample_scene(rng: np.random.Generator, cfg: SimConfig) -> SceneSpec:
             size = (float(rng.uniform(0.02, 0.045)),)
         elif kind == "capsule":
             size = (float(rng.uniform(0.02, 0.04)), float(rng.uniform(0.01, 0.04)))
-        else:  # ellipsoid: flattened, so that it rests on the table rather than rolling
+        elif kind == "ellipsoid":  # flattened, so that it rests on the table rather than rolling
             size = tuple(float(x) for x in rng.uniform([0.025, 0.02, 0.015], [0.06, 0.045, 0.035]))
+        elif kind == "lying_cylinder":
+            size = (float(rng.uniform(0.015, 0.035)), float(rng.uniform(0.02, 0.05)))
+        else:  # prism
+            r0 = float(rng.uniform(0.02, 0.05))
+            size = (float(rng.integers(3, 9)), r0, r0 * float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.015, 0.04)))
         xy = (float(rng.uniform(0.35, 0.62)), float(rng.uniform(-0.28, 0.28)))
         hue = rng.uniform(0, 1, 3)
         rgba = tuple(float(x) for x in 0.15 + 0.85 * hue / max(hue.max(), 1e-6)) + (1.0,)
@@ -161,13 +181,19 @@ def build_mjcf(scene: SceneSpec, robot, cfg: SimConfig) -> tuple[str, list[str]]
         )
         bodies.append(f'<body name="robot_{len(robot_links)}" mocap="true">{geoms}</body>')
         robot_links.append(link.name)
-    objs = []
+    objs, meshes = [], []
     for i, o in enumerate(scene.objects):
-        size = o.size if o.kind != "cylinder" else (o.size[0], o.size[1])
         cy, sy = math.cos(o.yaw / 2), math.sin(o.yaw / 2)
+        if o.kind == "lying_cylinder":  # axis from z to the body's x: 90 degrees about y
+            shape = f'type="cylinder" size="{_f(o.size)}" quat="{_f((math.sqrt(0.5), 0, math.sqrt(0.5), 0))}"'
+        elif o.kind == "prism":
+            meshes.append(f'<mesh name="mesh_{i}" vertex="{_f(o.prism_vertices().reshape(-1))}"/>')
+            shape = f'type="mesh" mesh="mesh_{i}"'
+        else:
+            shape = f'type="{o.kind}" size="{_f(o.size)}"'
         objs.append(
             f'<body name="obj_{i}" pos="{_f((*o.xy, o.half_height + 1e-4))}" quat="{_f((cy, 0, 0, sy))}">'
-            f'<freejoint/><geom type="{o.kind}" size="{_f(size)}" mass="{o.mass:.6g}" '
+            f'<freejoint/><geom {shape} mass="{o.mass:.6g}" '
             f'friction="{o.friction:.6g} 0.005 0.0001" rgba="{_f(o.rgba)}" contype="1" conaffinity="3" '
             f'condim="4" solref="0.004 1" solimp="0.95 0.99 0.001"/></body>'
         )
@@ -181,6 +207,7 @@ def build_mjcf(scene: SceneSpec, robot, cfg: SimConfig) -> tuple[str, list[str]]
   <option timestep="{cfg.physics_dt}" gravity="0 0 -9.81" cone="elliptic" impratio="2"/>
   <visual><quality offsamples="0" shadowsize="0"/><global offwidth="{max(cfg.width, 64)}" offheight="{max(cfg.height, 64)}"/>
     <map znear="0.01" zfar="20"/></visual>
+  {f"<asset>{''.join(meshes)}</asset>" if meshes else ""}
   <worldbody>
     <light directional="true" pos="0.4 -0.3 2" dir="-0.2 0.15 -1" diffuse="0.7 0.7 0.7" castshadow="false"/>
     <geom name="table" type="box" size="{hx} {hy} {hz}" pos="{TABLE_CENTER[0]} {TABLE_CENTER[1]} {-hz}" rgba="{_f(scene.table_rgba)}" contype="1" conaffinity="1" friction="0.8 0.005 0.0001"/>
