@@ -82,6 +82,7 @@ def test_shipped_checkpoint_loads():
     if not path.is_file():
         pytest.skip(f"{path} not shipped in this checkout")
     model = WorldModel.load(path)
-    assert model.config.name == "tiny" and path.stat().st_size < 10_000_000
+    assert model.config.name == "tiny_contact" and model.config.contact_features
+    assert path.stat().st_size < 10_000_000
     std = model.flow_std
     assert bool((std[1:] > std[:-1]).all())  # per-step statistics from the training data
