@@ -54,11 +54,7 @@ def approach_cost(xyz: Tensor, flow: Tensor, robot_flow: Tensor, goal: ResolvedG
     counts in proportion to the way still to go, up to ``near`` (m) and beyond: nothing is
     owed once they are there."""
     pos = xyz[goal.index] + flow[:, :, goal.index]  # (K, T, G, 3)
-    if goal.targets is not None:
-        todo = goal.targets.to(pos) - pos
-    else:
-        todo = torch.minimum(torch.maximum(pos, goal.box_lo.to(pos)), goal.box_hi.to(pos)) - pos
-    way = todo.mean(2)  # (K, T, 3)
+    way = goal.to_go(pos).mean(2)  # (K, T, 3)
     length = torch.linalg.vector_norm(way, dim=-1, keepdim=True)
     u = way / length.clamp_min(1e-9)
     c = pos.mean(2)

@@ -76,13 +76,16 @@ class ResolvedGoal:
     box_hi: Tensor | None
     step: int
 
+    def to_go(self, positions: Tensor) -> Tensor:
+        """(..., G, 3) vector (m) from goal-point positions (..., G, 3) to their targets (to
+        the nearest point of the target box; zero inside it)."""
+        if self.targets is not None:
+            return self.targets.to(positions) - positions
+        return torch.clamp(positions, self.box_lo.to(positions), self.box_hi.to(positions)) - positions
+
     def distance(self, positions: Tensor) -> Tensor:
         """(..., G) distance (m) of goal-point positions (..., G, 3) to their targets."""
-        if self.targets is not None:
-            return torch.linalg.vector_norm(positions - self.targets.to(positions), dim=-1)
-        lo, hi = self.box_lo.to(positions), self.box_hi.to(positions)
-        out = torch.clamp(lo - positions, min=0) + torch.clamp(positions - hi, min=0)
-        return torch.linalg.vector_norm(out, dim=-1)
+        return torch.linalg.vector_norm(self.to_go(positions), dim=-1)
 
 
 @dataclass(frozen=True)

@@ -78,8 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 _WORKER: dict = {}
 
 
-def _init_worker(checkpoint, robot_name: str, pcfg, ecfg, threads: int) -> None:
-    """Per process: load the robot and the model once (``--workers`` > 1, or in-process)."""
+def _init_worker(checkpoint, robot_name: str, pcfg, ecfg, threads: int, model=None) -> None:
+    """Per process: load the robot and the model once (``--workers`` > 1, or in-process,
+    where ``model`` may be given already loaded)."""
     import os
 
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -88,8 +89,7 @@ def _init_worker(checkpoint, robot_name: str, pcfg, ecfg, threads: int) -> None:
     from kinematics import load_robot
 
     torch.set_num_threads(max(1, threads))
-    model = None
-    if checkpoint is not None:
+    if model is None and checkpoint is not None:
         from pointwm.model import WorldModel
 
         model = WorldModel.load(checkpoint)
@@ -154,13 +154,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tasks: expected >= 1, got {args.tasks}")
     if args.workers < 1 or args.threads < 1:
         raise ValueError(f"--workers and --threads: expected >= 1, got {args.workers} and {args.threads}")
-    checkpoint = None
+    checkpoint = model = None
     if any(p != "mppi_oracle" for p in planners):
         if args.checkpoint is None:
             raise ValueError("--checkpoint is required for the planners mppi_model and random")
         from pointwm.model import WorldModel
 
-        WorldModel.load(args.checkpoint)  # fails here, once, on a bad checkpoint
+        model = WorldModel.load(args.checkpoint)  # fails here, once, on a bad checkpoint
         checkpoint = args.checkpoint
     pcfg = PlannerConfig.from_yaml(args.config)
     ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans)
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     workers = min(args.workers, max(1, len(todo)))
     with tqdm(total=len(todo), desc="eval-plan", unit="run", disable=args.no_progress) as bar:
         if workers == 1:
-            _init_worker(*init)
+            _init_worker(*init, model=model)
             results = map(_run_job, todo)
             pool = None
         else:  # spawn: no inherited MuJoCo/EGL or torch thread state

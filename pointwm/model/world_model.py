@@ -290,14 +290,15 @@ class WorldModel(nn.Module):
             raise ValueError(f"robot_type: must be in [0, {c.num_robot_types}), got {robot.robot_type}")
         centred = robot.flow.to(self.device, torch.float64) - centre  # (T+1, M, 3)
         flat = centred.reshape(-1, 3)
+        centred32 = centred.float()
         grid = self._grid(flat)
         normals = None if robot.normals is None else robot.normals.to(self.device)
         gripper = None if robot.gripper is None else robot.gripper.to(self.device)
-        feat = robot_features(centred.float(), normals, gripper, c.time_dim, c.velocity_scale,
+        feat = robot_features(centred32, normals, gripper, c.time_dim, c.velocity_scale,
                               c.acceleration_scale)
         kind = torch.full(feat.shape[:-1], robot.robot_type, dtype=torch.long, device=self.device)
         tokens = self.robot_embed(feat, kind).reshape(flat.shape[0], -1)
-        return flat.float(), grid, tokens, centred.float()
+        return flat.float(), grid, tokens, centred32
 
     def forward_contexts(
         self, contexts: Sequence[SceneContext], robots: Sequence[RobotInput]

@@ -188,15 +188,16 @@ class _Logger:
 # ------------------------------------------------------------------------------- train
 
 
-def _config_diff(path: Path, expected: ModelConfig) -> list[str]:
-    """Model-config keys in which the checkpoint at ``path`` differs from ``expected``."""
+def _config_diff(path: Path, expected: ModelConfig) -> tuple[str | None, list[str]]:
+    """The checkpoint's model-config name, and the keys in which its config differs from
+    ``expected``."""
     config, _ = read_checkpoint(path)
     try:  # fills keys added since the checkpoint was written with their defaults
         config = ModelConfig.from_dict(config, source=f"checkpoint {path}").to_dict()
     except ValueError as e:
         raise CheckpointError(str(e)) from None
     want = expected.to_dict()
-    return sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
+    return config.get("name"), sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
 
 
 # a run may start from (``--init``) a checkpoint that differs from its model in these keys
@@ -206,13 +207,12 @@ _INIT_GROWS = {"name", "contact_features"}
 
 def _check_model_config(path: Path, expected: ModelConfig, init: bool = False) -> None:
     """Raise CheckpointError if the checkpoint at ``path`` was made for another model config."""
-    diff = _config_diff(path, expected)
+    name, diff = _config_diff(path, expected)
     if init and diff and set(diff) <= _INIT_GROWS and expected.contact_features:
         return
     if diff:
-        config, _ = read_checkpoint(path)
         raise CheckpointError(
-            f"checkpoint {path} is for model config {config.get('name')!r}, this run uses "
+            f"checkpoint {path} is for model config {name!r}, this run uses "
             f"{expected.name!r} (differing keys: {diff}); use the run's own config or another --out"
         )
 

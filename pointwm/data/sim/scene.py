@@ -58,12 +58,10 @@ class ObjectSpec:
     @property
     def radius(self) -> float:
         """Horizontal bounding radius (m)."""
-        if self.kind == "box":
+        if self.kind in ("box", "lying_cylinder"):  # half extents / radius and half length
             return math.hypot(self.size[0], self.size[1])
         if self.kind == "ellipsoid":
             return max(self.size[0], self.size[1])
-        if self.kind == "lying_cylinder":
-            return math.hypot(self.size[0], self.size[1])
         if self.kind == "prism":
             return max(self.size[1], self.size[2])
         return self.size[0]
