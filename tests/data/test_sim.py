@@ -190,3 +190,28 @@ def test_later_fields_are_recorded_only_when_not_default():
     assert "shapes" not in d and "probe_prob" not in d
     d = SimConfig(shapes=("capsule", "ellipsoid"), probe_prob=0.5).to_dict()
     assert d["shapes"] == ["capsule", "ellipsoid"] and d["probe_prob"] == 0.5
+
+
+def test_objects_the_robot_never_nears_stay_still():
+    # Physical invariant: a settled object that nothing touches does not move. Shapes that
+    # can rock or roll (ellipsoids, lying cylinders, spheres, capsules), reaching motions only.
+    import torch
+
+    from pointwm.data import clip_to_sample
+
+    cfg = SimConfig(width=64, height=48, cameras=(1, 1), objects=(3, 4), push_prob=0.0,
+                    shapes=("ellipsoid", "lying_cylinder", "sphere", "capsule"))
+    checked = 0
+    for index in range(12):
+        clip = generate_clip(3, index, cfg)
+        robot = clip_to_sample(clip, 500).robot_points.reshape(-1, 3)
+        for k in range(1, len(clip.provenance["objects"]) + 1):
+            pts = clip.points[:, clip.segment == k]
+            if pts.shape[1] == 0:
+                continue
+            if float(torch.cdist(robot, torch.from_numpy(pts[0])).min()) < 0.05:
+                continue  # the robot comes near: contact is possible
+            checked += 1
+            drift = np.linalg.norm(pts - pts[:1], axis=-1).max()
+            assert drift < 0.005, (clip.key, clip.provenance["objects"][k - 1], float(drift))
+    assert checked >= 10

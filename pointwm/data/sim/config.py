@@ -9,7 +9,7 @@ __all__ = ["GENERATOR_VERSION", "OBJECT_SHAPES", "SimConfig"]
 OBJECT_SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid", "lying_cylinder", "prism")
 
 # Bump when a change alters the clips a (config, seed) produces: archives record it.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 One clip: sample a scene and a motion (from ``(seed, index)`` only, so the same seed gives
 the same clips in any order, on any number of workers), let the objects settle with the
-robot at its start pose, render colour + depth + segmentation at t0 from 1-3 cameras, then
+robot at its start pose (a scene whose objects still drift after that is redrawn), render colour + depth + segmentation at t0 from 1-3 cameras, then
 run the motion for T steps recording every body's pose. Each backprojected t0 point belongs
 to one body (segmentation); its position at step t is ``X_b(t) X_b(0)^-1 p``, exact. Robot
 pixels are dropped from the scene (robot flows come from the joints at load time).
@@ -31,6 +31,7 @@ __all__ = ["GenerationError", "generate_archive", "generate_clip", "render_views
 log = logging.getLogger(__name__)
 GENERATOR = "pointwm.data.sim"
 MAX_ATTEMPTS = 12
+STILL_TOLERANCE = 0.002  # m: how far a settled object may drift in a clip's duration untouched
 
 
 class GenerationError(RuntimeError):
@@ -61,6 +62,17 @@ def _pose(pos, quat) -> np.ndarray:
 def _object_poses(data, body_ids: Sequence[int]) -> np.ndarray:
     """(K, 4, 4) world poses of the object bodies."""
     return np.stack([_pose(data.xpos[b], data.xquat[b]) for b in body_ids]) if body_ids else np.zeros((0, 4, 4))
+
+
+def _max_point_shift(before: np.ndarray, after: np.ndarray, scene: SceneSpec) -> float:
+    """Bound (m) on how far any point of any object moved between two (K, 4, 4) pose sets:
+    centre shift + rotation angle x the object's bounding radius."""
+    shift = 0.0
+    for a, b, o in zip(before, after, scene.objects, strict=True):
+        R = b[:3, :3] @ a[:3, :3].T
+        angle = math.acos(float(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0)))
+        shift = max(shift, float(np.linalg.norm(b[:3, 3] - a[:3, 3])) + angle * math.hypot(o.radius, o.half_height))
+    return shift
 
 
 def _set_robot(model, data, link_poses: np.ndarray, mocap_ids: np.ndarray) -> None:
@@ -193,6 +205,14 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
     settled = _object_poses(data, obj_bodies)
     if len(obj_bodies) and np.abs(settled[:, :3, 3] - start[:, :3, 3]).max() > 0.01:
         return None  # an object was knocked by the start pose or is unstable
+    # At rest means at rest: with the robot holding its start pose for a clip's duration, no
+    # object point may move more than STILL_TOLERANCE (a rocking ellipsoid, a rolling cylinder
+    # would otherwise move on its own in the clip, which no single frame can predict).
+    data.qvel[:] = 0
+    for _ in range(cfg.num_steps * S):
+        mujoco.mj_step(model, data)
+    if len(obj_bodies) and _max_point_shift(settled, _object_poses(data, obj_bodies), scene) > STILL_TOLERANCE:
+        return None
     data.qvel[:] = 0
     mujoco.mj_forward(model, data)
     views = render_views(model, data, scene, cfg, geom_segment)

@@ -106,8 +106,9 @@ def sample_scene(rng: np.random.Generator, cfg: SimConfig) -> SceneSpec:
             size = (float(rng.uniform(0.02, 0.045)),)
         elif kind == "capsule":
             size = (float(rng.uniform(0.02, 0.04)), float(rng.uniform(0.01, 0.04)))
-        elif kind == "ellipsoid":  # flattened, so that it rests on the table rather than rolling
-            size = tuple(float(x) for x in rng.uniform([0.025, 0.02, 0.015], [0.06, 0.045, 0.035]))
+        elif kind == "ellipsoid":  # shortest semi-axis vertical: the one stable way to rest
+            size = tuple(sorted((float(x) for x in rng.uniform([0.025, 0.02, 0.015], [0.06, 0.045, 0.035])),
+                                reverse=True))
         elif kind == "lying_cylinder":
             size = (float(rng.uniform(0.015, 0.035)), float(rng.uniform(0.02, 0.05)))
         else:  # prism
