@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CostWeights", "PlannerConfig"]
+__all__ = ["OUTPUTS", "CostWeights", "PlannerConfig"]
+
+OUTPUTS = ("best", "mean")  # PlannerConfig.output
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class PlannerConfig:
                       joint noise rarely moves the tool along a line.
     tool_rot_noise_std: std (rad per step) of tool rotation noise in the same mapping.
     tool_damping:     damping of that pseudo-inverse (m), in (0, 1].
+    output:           what MPPI returns: ``"best"``, the lowest-cost candidate evaluated, or
+                      ``"mean"``, the final weighted mean (Williams et al.'s control; rolled
+                      out once more, so its predicted flow and cost are reported). The mean
+                      averages the good samples, so it exploits a learned model's errors on
+                      single samples less than the argmin does. Random shooting always
+                      returns its best sample.
     time_budget_s:    wall-clock seconds for one plan() call (None: no limit).
     seed:             seed of the sampling generator (plans are reproducible).
     weights:          :class:`CostWeights`.
@@ -83,6 +91,7 @@ class PlannerConfig:
     tool_noise_std: float | tuple[float, float, float] = 0.0
     tool_rot_noise_std: float = 0.0
     tool_damping: float = 0.05
+    output: str = "best"
     time_budget_s: float | None = None
     seed: int = 0
     weights: CostWeights = field(default_factory=CostWeights)
@@ -117,6 +126,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.tool_rot_noise_std: expected a finite number >= 0, got {self.tool_rot_noise_std!r}")
         if not isinstance(self.tool_damping, int | float) or not 0.0 < self.tool_damping <= 1.0:
             raise ValueError(f"PlannerConfig.tool_damping: expected in (0, 1], got {self.tool_damping!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"PlannerConfig.output: expected one of {list(OUTPUTS)}, got {self.output!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ValueError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
         if not 0.0 <= self.joint_limit_margin < 0.5:

@@ -5,6 +5,8 @@ Learning", ICRA 2017 (MPPI). Each iteration samples K joint-position sequences (
 around a mean with temporally smooth noise, projects every sample onto the robot's joint
 position and velocity limits, rolls all K out through the dynamics as robot point flows,
 scores them, and moves the mean to the softmax(-S / lambda)-weighted average of the samples.
+The plan returned is the best candidate evaluated (``output: best``) or the final mean,
+rolled out once more (``output: mean``, the paper's control).
 
 The planner knows nothing about the robot beyond what ``RobotModel`` gives (J, limits,
 ``point_flow``), nothing about the dynamics beyond its call signature, and keeps no state
@@ -90,7 +92,8 @@ class Plan:
     """The result of one ``plan`` call.
 
     actions:        (T, J) joint-position targets for steps 1..T (rad, m): the lowest-cost
-                    candidate evaluated (every candidate respects the limits).
+                    candidate evaluated, or the final mean with ``output: mean`` (both
+                    respect the limits).
     q0:             (J,) the start configuration.
     predicted_flow: (T, N, 3) predicted scene displacements under ``actions`` (m).
     robot_flow:     (T+1, M, 3) robot points along q0 + actions (m).
@@ -388,9 +391,15 @@ class MPPIPlanner(_SamplingPlanner):
         finally:
             if bar is not None:
                 bar.close()
+        if cfg.output == "mean":  # Williams et al.'s control: the weighted mean, rolled out once
+            S, terms, flows, robot_flows = self._evaluate(
+                dynamics, scene, robot, xyz, q0, mean[None], goal, lower, upper, step_bound)
+            n_eval += 1
+            best = (float(S[0]), mean.clone(), flows[0], robot_flows[0].float(), {n: float(v[0]) for n, v in terms.items()})
         cost, actions, flow, rflow, terms = best
         return Plan(actions, q0, flow, rflow, cost, {n: terms[n] for n in COST_TERMS}, tuple(history), mean,
-                    n_eval, time.perf_counter() - t_start, stopped, {"planner": "mppi", "iterations": len(history)})
+                    n_eval, time.perf_counter() - t_start, stopped,
+                    {"planner": "mppi", "iterations": len(history), "output": cfg.output})
 
 
 class RandomShootingPlanner(_SamplingPlanner):

@@ -240,3 +240,21 @@ def test_bad_input(panda, scene_xyz):
         planner.plan(FakeModel(), scene_xyz, panda, panda.default_q, goal)
     with pytest.raises(TypeError, match="world_model"):
         planner.plan(42, scene_xyz, panda, panda.default_q, goal)
+
+
+def test_output_mean_returns_the_rolled_out_mean(panda, scene_xyz):
+    # output: mean returns MPPI's final weighted mean, its flow from one more rollout of the
+    # dynamics, and still converges on the analytic link follower.
+    d = torch.tensor([0.06, -0.04, 0.03])
+    goal = Goal(box=EVERYWHERE, displacement=tuple(d.tolist()))
+    dyn = link_follower(panda, "panda_hand")
+    cfg = quiet(iterations=8, K=64, output="mean")
+    plan = MPPIPlanner(cfg).plan(dyn, scene_xyz, panda, panda.default_q, goal)
+    torch.testing.assert_close(plan.actions, plan.mean)
+    assert plan.samples == 8 * 64 + 1 and plan.info["output"] == "mean"
+    q = torch.cat([plan.q0[None], plan.actions])[None]
+    torch.testing.assert_close(plan.predicted_flow, dyn(scene_xyz, panda.point_flow(q).float())[0])
+    assert torch.linalg.vector_norm(plan.predicted_flow[-1, 0] - d) < 0.01
+    _check_limits(panda, [plan.actions], cfg.dt)
+    with pytest.raises(ValueError, match="output"):
+        PlannerConfig(output="median")
