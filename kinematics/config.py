@@ -12,6 +12,8 @@ A robot YAML (``configs/robots/<name>.yaml``)::
     velocity_limits: {panda_joint1: 2.175}  # rad/s, m/s; overrides the URDF
     gripper_joints: [panda_finger_joint1]
     tool_links: [panda_tcp]               # end-effector links, one per arm (default: *tcp)
+    dense_links: [panda_hand, ...]        # links that get dense_fraction of the points
+    dense_fraction: 0.5                   # (default 0: every link by area)
     package_dirs: {my_description: ../my_description}  # for package:// meshes
 
 ``load_robot("panda")`` finds ``configs/robots/panda.yaml``; it also takes a YAML or URDF
@@ -33,7 +35,7 @@ __all__ = ["RobotConfig", "find_robot_config", "list_robots", "load_robot", "loa
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _KEYS = (
     "name", "urdf", "num_points", "seed", "geometry", "joints", "default_q",
-    "velocity_limits", "gripper_joints", "tool_links", "package_dirs",
+    "velocity_limits", "gripper_joints", "tool_links", "package_dirs", "dense_links", "dense_fraction",
 )
 
 
@@ -53,6 +55,8 @@ class RobotConfig:
     gripper_joints: tuple[str, ...] | None = None
     tool_links: tuple[str, ...] | None = None
     package_dirs: Mapping[str, Path] = field(default_factory=dict)
+    dense_links: tuple[str, ...] = ()
+    dense_fraction: float = 0.0
 
     def build(self, **overrides):
         """The RobotModel this config describes; keyword arguments override its fields."""
@@ -63,6 +67,7 @@ class RobotConfig:
             default_q=dict(self.default_q), velocity_limits=dict(self.velocity_limits),
             gripper_joints=self.gripper_joints, tool_links=self.tool_links, geometry=self.geometry,
             package_dirs=dict(self.package_dirs), name=self.name,
+            dense_links=self.dense_links, dense_fraction=self.dense_fraction,
         )
         kw.update(overrides)
         try:
@@ -113,7 +118,7 @@ def load_robot_config(path: str | Path) -> RobotConfig:
         if v is None:
             return None
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise KinematicsError(f"{where}: {key} must be a list of joint names")
+            raise KinematicsError(f"{where}: {key} must be a list of names")
         return tuple(v)
 
     def mapping(key, conv):
@@ -131,12 +136,17 @@ def load_robot_config(path: str | Path) -> RobotConfig:
         seed = int(data.get("seed", 0))
     except (TypeError, ValueError):
         raise KinematicsError(f"{where}: num_points and seed must be integers") from None
+    try:
+        dense_fraction = float(data.get("dense_fraction", 0.0))
+    except (TypeError, ValueError):
+        raise KinematicsError(f"{where}: dense_fraction must be a number in [0, 1)") from None
     return RobotConfig(
         name=str(data.get("name", path.stem)), urdf=urdf, source=path.resolve(),
         num_points=num_points, seed=seed, geometry=str(data.get("geometry", "visual")),
         joints=names("joints"), default_q=mapping("default_q", float),
         velocity_limits=mapping("velocity_limits", float), gripper_joints=names("gripper_joints"),
         tool_links=names("tool_links"), package_dirs=pkg,
+        dense_links=names("dense_links") or (), dense_fraction=dense_fraction,
     )
 
 

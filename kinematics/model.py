@@ -109,6 +109,8 @@ class RobotModel:
         geometry: str = "visual",
         package_dirs: Mapping[str, str | Path] | None = None,
         name: str | None = None,
+        dense_links: Sequence[str] = (),
+        dense_fraction: float = 0.0,
     ) -> RobotModel:
         """Parse, validate and compile a URDF.
 
@@ -121,7 +123,9 @@ class RobotModel:
         joints that another joint mimics). tool_links: the end-effector links, one per arm
         (default: links named ``*tcp``, ``tool0``, ``ee_link`` or ``end_effector``, else the
         child link of the last non-gripper action joint). geometry: "visual" or "collision".
-        package_dirs: {package: dir} for ``package://`` meshes.
+        package_dirs: {package: dir} for ``package://`` meshes. dense_links, dense_fraction:
+        links (the gripper, say) that get that fraction of the M points in expectation, the
+        other links the rest, each group by area (default: all links by area).
         """
         desc = parse_urdf(path, geometry=geometry, package_dirs=package_dirs)
         where = str(desc.path)
@@ -198,9 +202,15 @@ class RobotModel:
                 if n not in tree.link_names:
                     raise KinematicsError(f"{where}: unknown link name {n!r} in tool_links (links: {list(tree.link_names)})")
         # Surface points.
+        for n in dense_links:
+            if n not in tree.link_names:
+                raise KinematicsError(f"{where}: unknown link name {n!r} in dense_links (links: {list(tree.link_names)})")
+        if not isinstance(dense_fraction, int | float) or not 0.0 <= dense_fraction < 1.0:
+            raise KinematicsError(f"{where}: dense_fraction: expected a number in [0, 1), got {dense_fraction!r}")
         try:
             surfaces = load_link_surfaces(desc.links)
-            pts, nrm, plink = sample_surface([surfaces[n] for n in tree.link_names], num_points, seed)
+            pts, nrm, plink = sample_surface([surfaces[n] for n in tree.link_names], num_points, seed,
+                                             [tree.link_names.index(n) for n in dense_links], float(dense_fraction))
         except KinematicsError as e:
             raise KinematicsError(f"{where}: {e}") from None
         W = _gripper_weights(desc, tree.link_names, [by_name[g].child for g in grippers])

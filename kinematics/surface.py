@@ -85,11 +85,15 @@ def load_link_surfaces(links: Sequence[LinkSpec]) -> dict[str, LinkSurface]:
 
 
 def sample_surface(
-    surfaces: Sequence[LinkSurface], num_points: int, seed: int
+    surfaces: Sequence[LinkSurface], num_points: int, seed: int,
+    dense_links: Sequence[int] = (), dense_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exactly ``num_points`` points drawn by area over all links' triangles.
 
-    surfaces: one LinkSurface per link, in link order.
+    surfaces: one LinkSurface per link, in link order. dense_links, dense_fraction: link
+    indices that get ``dense_fraction`` of the points in expectation (by area among
+    themselves), the other links the rest (by area among themselves): the gripper, which
+    makes the contacts, can be sampled far more finely than its share of the area.
     Returns points (M, 3) float64 in their link frames (metres), unit normals (M, 3) in
     link frames, and link index (M,) int64; sorted by link index (stable), so each link's
     points are contiguous. Deterministic for a given seed.
@@ -109,8 +113,17 @@ def sample_surface(
     total = area.sum()
     if not np.isfinite(total) or total <= 0:
         raise KinematicsError("the robot's surface has zero (or non-finite) area")
+    p = area / total
+    if dense_fraction > 0 and len(dense_links):
+        dense = np.isin(link_of, np.asarray(list(dense_links), dtype=np.int64))
+        a_dense, a_rest = area[dense].sum(), area[~dense].sum()
+        if a_dense <= 0:
+            raise KinematicsError("dense_links: the listed links have no surface to sample")
+        p = np.where(dense, dense_fraction * area / a_dense,
+                     (1.0 - dense_fraction) * area / a_rest if a_rest > 0 else 0.0)
+        p = p / p.sum()
     rng = np.random.default_rng(seed)
-    face = rng.choice(len(tri), size=int(num_points), p=area / total)
+    face = rng.choice(len(tri), size=int(num_points), p=p)
     face.sort(kind="stable")  # sorted faces -> sorted links, order independent of the draw
     r1, r2 = rng.random((2, int(num_points)))
     flip = r1 + r2 > 1

@@ -10,6 +10,7 @@ import torch
 from kin_helpers import MIXED_URDF, pybullet_urdf, random_q, write_urdf
 
 from kinematics import RobotModel
+from kinematics.config import REPO_ROOT as REPO
 
 
 def test_exact_count_and_determinism(tmp_path):
@@ -34,6 +35,32 @@ def test_points_cover_all_links_by_area(panda, bimanual):
     expected = areas / areas.sum() * panda.num_points
     assert np.abs(counts.numpy() - expected).max() < 4 * np.sqrt(expected.max()) + 1
     assert bimanual.num_points == 1000 and len(torch.unique(bimanual.point_link)) > 20
+
+
+def test_dense_links_get_their_fraction_and_bad_values_are_named(tmp_path):
+    # dense_links / dense_fraction in a robot YAML: those links get the fraction of the points
+    # (by area among themselves), the other links the rest (by area among themselves).
+    from kinematics import KinematicsError, load_robot
+
+    src = (REPO / "configs" / "robots" / "panda.yaml").read_text()
+    src = src.replace("../../assets", str(REPO / "assets"))
+    yaml = tmp_path / "panda_dense.yaml"
+    yaml.write_text(src + "\ndense_links: [panda_hand, panda_leftfinger, panda_rightfinger]\ndense_fraction: 0.5\n")
+    r = load_robot(str(yaml))
+    counts = torch.bincount(r.point_link, minlength=r.num_links).numpy()
+    areas = np.array([r._surfaces[n].area for n in r.link_names])
+    dense = np.isin(np.arange(r.num_links), [r.link_index(n) for n in ("panda_hand", "panda_leftfinger", "panda_rightfinger")])
+    expected = np.where(dense, 0.5 * areas / areas[dense].sum(), 0.5 * areas / areas[~dense].sum()) * r.num_points
+    assert np.abs(counts - expected).max() < 4 * np.sqrt(expected.max()) + 1
+    fingers = ("panda_leftfinger", "panda_rightfinger")
+    idx = torch.tensor([r.link_index(n) for n in fingers])
+    f = load_robot("panda", num_points=2000, dense_links=fingers, dense_fraction=0.3)
+    assert abs(torch.isin(f.point_link, idx).sum().item() - 600) < 4 * np.sqrt(2000 * 0.3 * 0.7)  # binomial
+    assert torch.isin(load_robot("panda", num_points=2000).point_link, idx).sum().item() < 60  # by area: few
+    with pytest.raises(KinematicsError, match="panda_toe.*dense_links"):
+        load_robot("panda", dense_links=("panda_toe",))
+    with pytest.raises(KinematicsError, match="dense_fraction"):
+        load_robot("panda", dense_fraction=1.0)
 
 
 def test_normals_unit_and_outward(panda):
