@@ -322,6 +322,14 @@ class _SamplingPlanner:
         return self.config.iterations
 
 
+def _candidate(k: int, S: Tensor, samples: Tensor, flows: Tensor, robot_flows: Tensor,
+               terms: dict[str, Tensor]) -> tuple[float, Tensor, Tensor, Tensor, dict[str, float]]:
+    """Candidate ``k`` of an evaluated batch, detached from it: (cost, actions (T, J), flow
+    (T, N, 3), robot flow (T+1, M, 3) float32, weighted cost terms by name)."""
+    return (float(S[k]), samples[k].clone(), flows[k].clone(), robot_flows[k].float().clone(),
+            {n: float(v[k]) for n, v in terms.items()})
+
+
 class MPPIPlanner(_SamplingPlanner):
     """MPPI (Williams et al. 2017) over joint-position sequences; see the module docstring."""
 
@@ -376,8 +384,7 @@ class MPPIPlanner(_SamplingPlanner):
                 n_eval += cfg.K
                 k = int(torch.argmin(S))
                 if best is None or float(S[k]) < best[0]:
-                    best = (float(S[k]), samples[k].clone(), flows[k].clone(), robot_flows[k].float().clone(),
-                            {n: float(v[k]) for n, v in terms.items()})
+                    best = _candidate(k, S, samples, flows, robot_flows, terms)
                 # MPPI update: w_k = exp(-(S_k - min S) / lambda) / sum, mean = sum_k w_k a_k.
                 weights = torch.softmax(-(S - S.min()) / cfg.lambda_, dim=0)
                 mean = project_to_limits((weights[:, None, None] * samples).sum(0), q0, lower, upper, step_bound)
@@ -395,7 +402,7 @@ class MPPIPlanner(_SamplingPlanner):
             S, terms, flows, robot_flows = self._evaluate(
                 dynamics, scene, robot, xyz, q0, mean[None], goal, lower, upper, step_bound)
             n_eval += 1
-            best = (float(S[0]), mean.clone(), flows[0], robot_flows[0].float(), {n: float(v[0]) for n, v in terms.items()})
+            best = _candidate(0, S, mean[None], flows, robot_flows, terms)
         cost, actions, flow, rflow, terms = best
         return Plan(actions, q0, flow, rflow, cost, {n: terms[n] for n in COST_TERMS}, tuple(history), mean,
                     n_eval, time.perf_counter() - t_start, stopped,

@@ -144,7 +144,7 @@ def test_train_config_files(tmp_path):
     bad.write_text("model: model/tiny.yaml\nstepz: 3\n")
     with pytest.raises(ValueError, match=r"bad.yaml: unknown train config keys \['stepz'\]"):
         load_train_config(bad)
-    for name in ("tiny_sim_mix", "tiny_sim_contact", "tiny_sim_wide"):  # the later stages of the shipped checkpoint
+    for name in ("tiny_sim_mix", "tiny_sim_contact", "tiny_sim_wide", "tiny_sim_dense"):  # later stages, shipped or tried
         later = load_train_config(CONFIGS / "train" / f"{name}.yaml")
         assert later.model.backbone == cfg.model.backbone
     assert load_train_config(CONFIGS / "train" / "tiny_sim_contact.yaml").model.contact_features

@@ -2,8 +2,9 @@
 
 One clip: sample a scene and a motion (from ``(seed, index)`` only, so the same seed gives
 the same clips in any order, on any number of workers), let the objects settle with the
-robot at its start pose (a scene whose objects still drift after that is redrawn), render colour + depth + segmentation at t0 from 1-3 cameras, then
-run the motion for T steps recording every body's pose. Each backprojected t0 point belongs
+robot at its start pose (a scene whose objects still drift after that is redrawn), render
+colour + depth + segmentation at t0 from 1-3 cameras, then run the motion for T steps
+recording every body's pose. Each backprojected t0 point belongs
 to one body (segmentation); its position at step t is ``X_b(t) X_b(0)^-1 p``, exact. Robot
 pixels are dropped from the scene (robot flows come from the joints at load time).
 """
