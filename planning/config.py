@@ -67,6 +67,9 @@ class PlannerConfig:
                       joint noise rarely moves the tool along a line.
     tool_rot_noise_std: std (rad per step) of tool rotation noise in the same mapping.
     tool_damping:     damping of that pseudo-inverse (m), in (0, 1].
+    max_tool_speed:   m/s, or None (off): every sample is slowed where a tool link would move
+                      faster (``limit_tool_speed``). A learned model is trustworthy only at the
+                      speeds it was trained on (the generator pushes at 0.08-0.2 m/s).
     output:           what MPPI returns: ``"best"``, the lowest-cost candidate evaluated, or
                       ``"mean"``, the final weighted mean (Williams et al.'s control; rolled
                       out once more, so its predicted flow and cost are reported). The mean
@@ -91,6 +94,7 @@ class PlannerConfig:
     tool_noise_std: float | tuple[float, float, float] = 0.0
     tool_rot_noise_std: float = 0.0
     tool_damping: float = 0.05
+    max_tool_speed: float | None = None
     output: str = "best"
     time_budget_s: float | None = None
     seed: int = 0
@@ -126,6 +130,9 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.tool_rot_noise_std: expected a finite number >= 0, got {self.tool_rot_noise_std!r}")
         if not isinstance(self.tool_damping, int | float) or not 0.0 < self.tool_damping <= 1.0:
             raise ValueError(f"PlannerConfig.tool_damping: expected in (0, 1], got {self.tool_damping!r}")
+        v = self.max_tool_speed
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0):
+            raise ValueError(f"PlannerConfig.max_tool_speed: expected a number > 0 (m/s) or null, got {v!r}")
         if self.output not in OUTPUTS:
             raise ValueError(f"PlannerConfig.output: expected one of {list(OUTPUTS)}, got {self.output!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:

@@ -35,6 +35,7 @@ __all__ = [
     "Plan",
     "PlanningError",
     "RandomShootingPlanner",
+    "limit_tool_speed",
     "project_to_limits",
     "shift_sequence",
     "world_model_dynamics",
@@ -165,6 +166,47 @@ def project_to_limits(q: Tensor, q0: Tensor, lower: Tensor, upper: Tensor, step_
     return out
 
 
+def limit_tool_speed(q: Tensor, q0: Tensor, robot: Any, max_step: float, step_bound: Tensor | None = None,
+                     passes: int = 8) -> Tensor:
+    """Slow joint-position sequences down where a tool link moves more than ``max_step``.
+
+    q: (..., T, J) targets for steps 1..T inside the position limits, q_0 = q0; robot: a
+    RobotModel with ``tool_link_names``; max_step: metres per step; step_bound: (J,) largest
+    joint move per step (``project_to_limits``'s; None: none). Each step, clamped to
+    step_bound from the previous (already limited) target, is shrunk towards that target,
+    q_t = q_{t-1} + s (q_t - q_{t-1}), with s in (0, 1] set from the tool displacement by
+    forward kinematics (up to ``passes`` rescalings aiming 0.5 % under the cap: it holds to
+    well under 1 %). Both ends lie inside the position box, so every limit still holds.
+    Only shrinks steps: a slowed path ends short of where it was heading.
+    """
+    tools = [robot.link_names.index(n) for n in robot.tool_link_names]
+    lead, (T, J) = q.shape[:-2], q.shape[-2:]
+    flat = q.reshape(-1, T, J)
+    prev = q0.to(flat).expand(flat.shape[0], J).clone()
+
+    def tool_xyz(x: Tensor) -> Tensor:  # (B, J) -> (B, E, 3)
+        return robot.link_poses(x.double(), validate=False)[:, tools, :3, 3]
+
+    out = torch.empty_like(flat)
+    p_prev = tool_xyz(prev)
+    for t in range(T):
+        step = flat[:, t] - prev
+        if step_bound is not None:
+            step = torch.clamp(step, -step_bound.to(step), step_bound.to(step))
+        cand, scale = prev + step, torch.ones(flat.shape[0], dtype=torch.float64)
+        for _ in range(passes):
+            p = tool_xyz(cand)
+            moved = (p - p_prev).norm(dim=-1).amax(dim=-1)  # (B,) the fastest tool
+            over = moved > max_step
+            if not bool(over.any()):
+                break
+            scale = torch.where(over, scale * 0.995 * max_step / moved.clamp_min(1e-12), scale)
+            cand = prev + scale[:, None].to(flat) * step
+        out[:, t] = prev = cand
+        p_prev = tool_xyz(prev)
+    return out.reshape(*lead, T, J)
+
+
 class _SamplingPlanner:
     """Shared machinery: limits, sampling, rollout and scoring of candidate batches."""
 
@@ -270,6 +312,18 @@ class _SamplingPlanner:
         noise = torch.cumsum(steps, dim=1)
         noise[0] = 0.0
         return project_to_limits(mean + noise, q0, lower, upper, step_bound)
+
+    def _tool_speed(self, robot, q0: Tensor, samples: Tensor, step_bound: Tensor) -> Tensor:
+        """``samples`` slowed to ``max_tool_speed`` (unchanged when that is None)."""
+        v = self.config.max_tool_speed
+        if v is None:
+            return samples
+        if not getattr(robot, "tool_link_names", None):
+            raise PlanningError(
+                f"PlannerConfig.max_tool_speed needs a robot with tool links (robot "
+                f"{getattr(robot, 'name', '?')!r} has none; set tool_links in its YAML or max_tool_speed: null)"
+            )
+        return limit_tool_speed(samples, q0, robot, v * self.config.dt, step_bound)
 
     def _ar1(self, w: Tensor) -> Tensor:
         """Stationary AR(1) along dim 1 (coefficient ``noise_smoothing``, unit variance)."""
@@ -379,6 +433,7 @@ class MPPIPlanner(_SamplingPlanner):
                 t_it = time.perf_counter()
                 tool_map = self._tool_map(robot, q0, mean)
                 samples = self._sample(mean, q0, lower, upper, step_bound, cfg.K, std, gen, tool_map)
+                samples = self._tool_speed(robot, q0, samples, step_bound)
                 S, terms, flows, robot_flows = self._evaluate(
                     dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
                 n_eval += cfg.K
@@ -399,6 +454,7 @@ class MPPIPlanner(_SamplingPlanner):
             if bar is not None:
                 bar.close()
         if cfg.output == "mean":  # Williams et al.'s control: the weighted mean, rolled out once
+            mean = self._tool_speed(robot, q0, mean, step_bound)
             S, terms, flows, robot_flows = self._evaluate(
                 dynamics, scene, robot, xyz, q0, mean[None], goal, lower, upper, step_bound)
             n_eval += 1
@@ -430,6 +486,7 @@ class RandomShootingPlanner(_SamplingPlanner):
         K = cfg.K * cfg.iterations
         samples = self._sample(mean, q0, lower, upper, step_bound, K, cfg.noise_std, gen,
                                self._tool_map(robot, q0, mean))
+        samples = self._tool_speed(robot, q0, samples, step_bound)
         S, terms, flows, robot_flows = self._evaluate(dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
         k = int(torch.argmin(S))
         cb, bar = self._progress(progress)

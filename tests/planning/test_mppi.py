@@ -258,3 +258,42 @@ def test_output_mean_returns_the_rolled_out_mean(panda, scene_xyz):
     _check_limits(panda, [plan.actions], cfg.dt)
     with pytest.raises(ValueError, match="output"):
         PlannerConfig(output="median")
+
+
+def _max_tool_step(robot, q_traj):
+    """Largest per-step move of any tool link over (K, T+1, J) trajectories (m)."""
+    tools = [robot.link_names.index(n) for n in robot.tool_link_names]
+    p = robot.link_poses(q_traj.double(), validate=False)[..., tools, :3, 3]  # (K, T+1, E, 3)
+    return float((p[:, 1:] - p[:, :-1]).norm(dim=-1).max())
+
+
+@pytest.mark.parametrize("robot_name", ["panda", "bimanual"])
+def test_max_tool_speed_caps_every_sample_within_the_limits(robot_name, request):
+    """Property over seeded random q0, noise and goals: with max_tool_speed no sample (and no
+    plan) moves a tool faster, and the joint limits still hold; without it the same samples do."""
+    from planning import limit_tool_speed
+
+    robot = request.getfixturevalue(robot_name)
+    g = torch.Generator().manual_seed(5)
+    lo, hi, J = robot.lower, robot.upper, robot.num_joints
+    vmax = 0.12  # m/s
+    for trial in range(4):
+        q0 = lo + torch.rand(J, generator=g, dtype=torch.float64) * (hi - lo)
+        xyz = torch.rand(30, 3, generator=g)
+        disp = tuple((torch.randn(3, generator=g) * 0.3).tolist())
+        base = dict(K=16, T=5, iterations=2, noise_std=2.0, tool_noise_std=0.03, seed=trial)
+        free, capped = Recorder(), Recorder()
+        MPPIPlanner(PlannerConfig(**base)).plan(free, xyz, robot, q0, Goal(box=EVERYWHERE, displacement=disp))
+        for planner in (MPPIPlanner(PlannerConfig(**base, max_tool_speed=vmax)),
+                        RandomShootingPlanner(PlannerConfig(**base, max_tool_speed=vmax, output="best"))):
+            plan = planner.plan(capped, xyz, robot, q0, Goal(box=EVERYWHERE, displacement=disp))
+            full = torch.cat([plan.q0[None], plan.actions])[None].double()
+            assert _max_tool_step(robot, full) <= vmax * 0.1 * 1.01
+        assert max(_max_tool_step(robot, q) for q in free.q) > 2 * vmax * 0.1  # the cap had work to do
+        assert max(_max_tool_step(robot, q) for q in capped.q) <= vmax * 0.1 * 1.01
+        _check_limits(robot, capped.q, 0.1)
+    # slow sequences are left exactly as they were
+    q = robot.default_q.double() + 1e-4 * torch.arange(1, 4, dtype=torch.float64)[:, None]
+    assert torch.equal(limit_tool_speed(q, robot.default_q.double(), robot, 1.0), q)
+    with pytest.raises(ValueError, match="max_tool_speed"):
+        PlannerConfig(max_tool_speed=0.0)
