@@ -67,6 +67,9 @@ class RobotModel:
     lower, upper, velocity_limits, default_q: (J,) float64 CPU tensors (rad, m, rad/s, m/s).
     points_local, normals_local: (M, 3) float64, surface points and unit normals in their
         link frames (metres). point_link: (M,) long, each point's index into link_names.
+    point_sampling: how the points were drawn (num_points, seed, geometry, dense_links,
+        dense_fraction): what a world-model checkpoint records of the robots it was trained
+        with (``WorldModel.check_robot``).
     gripper_joint_names: the action joints that open grippers (G of them).
     tool_link_names: the end-effector (tool) links, one per arm: what a planner moves in
         Cartesian space (``tool_jacobian``).
@@ -92,6 +95,7 @@ class RobotModel:
     _point_gripper_weight: Tensor = field(repr=False)  # (M, G)
     _surfaces: dict[str, LinkSurface] = field(repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
+    point_sampling: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -207,6 +211,9 @@ class RobotModel:
                 raise KinematicsError(f"{where}: unknown link name {n!r} in dense_links (links: {list(tree.link_names)})")
         if not isinstance(dense_fraction, int | float) or not 0.0 <= dense_fraction < 1.0:
             raise KinematicsError(f"{where}: dense_fraction: expected a number in [0, 1), got {dense_fraction!r}")
+        if dense_fraction > 0 and not dense_links:
+            raise KinematicsError(f"{where}: dense_fraction {dense_fraction} given without dense_links "
+                                  "(the links that should get those points)")
         try:
             surfaces = load_link_surfaces(desc.links)
             pts, nrm, plink = sample_surface([surfaces[n] for n in tree.link_names], num_points, seed,
@@ -221,6 +228,9 @@ class RobotModel:
             normals_local=torch.from_numpy(nrm), point_link=torch.from_numpy(plink),
             gripper_joint_names=tuple(grippers), tool_link_names=tuple(tools), seed=int(seed), _tree=tree, _held=held,
             _point_gripper_weight=W[torch.from_numpy(plink)], _surfaces=surfaces,
+            point_sampling={"num_points": int(num_points), "seed": int(seed), "geometry": str(geometry),
+                            "dense_links": sorted(str(n) for n in dense_links),
+                            "dense_fraction": float(dense_fraction) if dense_links else 0.0},
         )
         log.debug("%s: J=%d L=%d bodies=%d M=%d", model.name, J, model.num_links, tree.num_bodies, num_points)
         return model

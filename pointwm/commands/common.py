@@ -44,6 +44,13 @@ def cloud_from_capture(capture_dir: Path, args: argparse.Namespace):
     return frames, cloud
 
 
+def warn_if_robot_differs(model, robot) -> None:
+    """Log a warning when ``robot``'s points are drawn unlike those ``model`` was trained with."""
+    msg = model.check_robot(robot)
+    if msg:
+        log.warning("%s", msg)
+
+
 def write_json(path: Path, data: dict) -> Path:
     """Write JSON atomically (temporary file + rename)."""
     from pointwm.atomic import write_json as _write_json

@@ -15,7 +15,12 @@ import argparse
 import time
 from pathlib import Path
 
-from pointwm.commands.common import add_cloud_options, cloud_from_capture, write_json
+from pointwm.commands.common import (
+    add_cloud_options,
+    cloud_from_capture,
+    warn_if_robot_differs,
+    write_json,
+)
 from pointwm.paths import ASSETS, SAMPLE_CAPTURE
 
 DEFAULT_CHECKPOINT = ASSETS / "checkpoints" / "tiny_sim.safetensors"
@@ -87,6 +92,7 @@ def _plan_stage(args: argparse.Namespace, cloud, out: Path) -> dict:
         raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
     model = WorldModel.load(args.checkpoint)
     robot = load_robot(args.robot)
+    warn_if_robot_differs(model, robot)
     cfg = PlannerConfig.from_yaml(args.planner).replace(T=int(model.config.num_steps), time_budget_s=args.budget)
     ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
     goal = Goal.parse(args.goal)

@@ -161,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
         from pointwm.model import WorldModel
 
         model = WorldModel.load(args.checkpoint)  # fails here, once, on a bad checkpoint
+        from kinematics import load_robot
+        from pointwm.commands.common import warn_if_robot_differs
+
+        warn_if_robot_differs(model, load_robot(args.robot))
         checkpoint = args.checkpoint
     pcfg = PlannerConfig.from_yaml(args.config)
     ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans)

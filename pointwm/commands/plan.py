@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     from capture.process import Workspace
     from kinematics import load_robot
     from planning import Goal, PlannerConfig
-    from pointwm.commands.common import cloud_from_capture
+    from pointwm.commands.common import cloud_from_capture, warn_if_robot_differs
     from pointwm.model import WorldModel
 
     cfg = PlannerConfig.from_yaml(args.config)
@@ -160,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
     model = WorldModel.load(args.checkpoint)
+    warn_if_robot_differs(model, robot)
     model_T = int(model.config.num_steps)
     if args.horizon is not None and args.horizon != model_T:
         raise ValueError(f"--horizon {args.horizon}: the checkpoint predicts T = {model_T} steps; plan with T = {model_T}")

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from pointwm.data.clip import Clip, ClipError
 
-__all__ = ["TrainSample", "clip_to_sample", "load_clip_robot"]
+__all__ = ["TrainSample", "clip_to_sample", "load_clip_robot", "robot_by_name"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +59,11 @@ def _robot(name: str, num_points: int):
         return load_robot(name, num_points=num_points)
     except KinematicsError as e:
         raise ClipError(str(e)) from None
+
+
+def robot_by_name(name: str, num_points: int = 500):
+    """The RobotModel ``name`` with ``num_points`` points, as clips use it (cached; ClipError)."""
+    return _robot(name, int(num_points))
 
 
 def load_clip_robot(clip: Clip, num_points: int = 500):

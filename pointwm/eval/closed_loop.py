@@ -83,6 +83,7 @@ def _sim_config(cfg: EvalConfig, T: int, dt: float):
 def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -> PushTask:
     """A deterministic push task from ``seed`` (resamples until the start pose is reachable)."""
     os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco's first import
+    from pointwm.data.sim.generator import sim_robot
     from pointwm.data.sim.motion import arm_and_grippers, clear_of_table, dls_ik, down_rotation
     from pointwm.data.sim.scene import CameraSpec, sample_scene
 
@@ -113,7 +114,7 @@ def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -
             q0[grip] = robot.lower.numpy()[grip]
         q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
         q, err = dls_ik(robot, q, start, R, arm, iters=60)
-        if err > 0.01 or not clear_of_table(robot, q[None]):
+        if err > 0.01 or not clear_of_table(sim_robot(cfg.robot), q[None]):
             continue
         task = PushTask(int(seed), replace(scene, cameras=cams), 0, (float(target[0]), float(target[1])), q)
         if _robot_touches_objects(task, robot, cfg, T, dt):

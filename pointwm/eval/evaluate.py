@@ -112,6 +112,7 @@ def evaluate(
     from tqdm.auto import tqdm
 
     from pointwm.data import ArchiveDataset, clip_to_sample
+    from pointwm.data.sample import robot_by_name
     from pointwm.geometry import PointCloud
 
     roots = [data] if isinstance(data, str | os.PathLike) else list(data)
@@ -123,6 +124,7 @@ def evaluate(
     t0 = time.perf_counter()
     n = 0
     device = model.device
+    checked: set[str] = set()
     with tqdm(total=total, desc="eval", unit="clip", disable=not progress) as bar:
         for s in ds:
             if n >= total:
@@ -134,6 +136,11 @@ def evaluate(
                 )
             if s.points.shape[1] == 0:
                 continue
+            if s.robot not in checked:  # robot points drawn unlike training: say so once
+                checked.add(s.robot)
+                msg = model.check_robot(robot_by_name(s.robot, num_robot_points)) if s.robot else None
+                if msg:
+                    log.warning("%s", msg)
             xyz = s.points[0]
             scene = PointCloud(xyz.to(device), color=s.colors.to(device), normals=s.normals.to(device))
             pred = model.predict(scene, s.robot_points.to(device), gripper=s.gripper.to(device)).cpu()

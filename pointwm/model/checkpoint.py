@@ -2,7 +2,8 @@
 
 Layout: the tensors of ``state_dict()`` (weights and buffers, including the normalisation
 statistics) in safetensors format, plus string metadata ``format`` (= ``FORMAT``) and
-``config`` (the model configuration as JSON). No pickle anywhere. Writes go to a
+``config`` (the model configuration as JSON), and optionally ``robots`` (JSON: robot name →
+the ``point_sampling`` of the robot points the weights were trained with). No pickle anywhere. Writes go to a
 temporary file in the same folder, are flushed to disk, then renamed over the target, so
 a crash never leaves a half-written checkpoint.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from torch import Tensor
 
-__all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "write_checkpoint"]
+__all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "read_checkpoint_robots", "write_checkpoint"]
 
 from pointwm.atomic import atomic_path
 
@@ -31,22 +32,25 @@ class CheckpointError(ValueError):
     """A checkpoint file that is missing, truncated, corrupt or does not fit the model."""
 
 
-def write_checkpoint(path: str | Path, tensors: Mapping[str, Tensor], config: Mapping[str, Any]) -> Path:
-    """Write ``tensors`` (name → tensor, any device) and ``config`` (JSON-able) atomically."""
+def write_checkpoint(path: str | Path, tensors: Mapping[str, Tensor], config: Mapping[str, Any],
+                     robots: Mapping[str, Any] | None = None) -> Path:
+    """Write ``tensors`` (name → tensor, any device), ``config`` and ``robots`` (JSON-able) atomically."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     meta = {"format": FORMAT, "config": json.dumps(dict(config), sort_keys=True)}
+    if robots:
+        meta["robots"] = json.dumps(dict(robots), sort_keys=True)
     with atomic_path(path) as tmp:
         save_file(cpu, str(tmp), metadata=meta)
     log.info("wrote checkpoint %s (%d tensors)", path, len(cpu))
     return path
 
 
-def _check_header(path: Path) -> None:
-    """Raise CheckpointError unless ``path`` holds a complete safetensors header and body."""
+def _check_header(path: Path) -> dict:
+    """The safetensors header of ``path``; CheckpointError unless header and body are complete."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
@@ -67,6 +71,7 @@ def _check_header(path: Path) -> None:
         raise CheckpointError(
             f"checkpoint {path}: truncated ({size} bytes, the header describes {8 + n + end})"
         )
+    return header
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
@@ -93,3 +98,18 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
     except (KeyError, json.JSONDecodeError) as e:
         raise CheckpointError(f"checkpoint {path}: missing or corrupt config metadata ({e})") from None
     return config, tensors
+
+
+def read_checkpoint_robots(path: str | Path) -> dict[str, dict]:
+    """Robot name → ``point_sampling`` recorded in a checkpoint ({} for older checkpoints)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path}: no such file")
+    meta = _check_header(path).get("__metadata__") or {}
+    try:
+        robots = json.loads(meta.get("robots", "{}"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"checkpoint {path}: corrupt robots metadata ({e})") from None
+    if not isinstance(robots, dict):
+        raise CheckpointError(f"checkpoint {path}: robots metadata: expected a JSON object, got {robots!r}")
+    return robots

@@ -32,7 +32,12 @@ from torch import Tensor, nn
 from pointwm import ops
 from pointwm.geometry import PointCloud
 from pointwm.model.backbone import PointTransformerV3
-from pointwm.model.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from pointwm.model.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+    read_checkpoint_robots,
+    write_checkpoint,
+)
 from pointwm.model.config import ModelConfig
 from pointwm.model.features import (
     ContactEmbedding,
@@ -186,11 +191,14 @@ class WorldModel(nn.Module):
     ``WorldModel(config)``; ``WorldModel.load(path)``; ``model.save(path)``;
     ``model.predict(scene, robot_flow)`` → (T, N, 3) or (K, T, N, 3) metres;
     ``model(scenes, robots)`` → :class:`WorldModelOutput` (training).
+    ``trained_robots``: robot name → the ``point_sampling`` of the robot points it was trained
+    with (saved in checkpoints; :meth:`check_robot` compares a robot against it).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = c = config
+        self.trained_robots: dict[str, dict] = {}
         ch = c.backbone.enc_channels[0]
         self.scene_embed = SceneEmbedding(ch)
         self.robot_embed = RobotEmbedding(ch, c.time_dim, c.num_robot_types)
@@ -214,7 +222,7 @@ class WorldModel(nn.Module):
     # -- checkpoints ----------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write weights, normalisation stats and config to ``path`` (.safetensors), atomically."""
-        return write_checkpoint(path, self.state_dict(), self.config.to_dict())
+        return write_checkpoint(path, self.state_dict(), self.config.to_dict(), self.trained_robots)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> WorldModel:
@@ -238,9 +246,29 @@ class WorldModel(nn.Module):
                 f"wrong shapes {wrong[:5]}"
             )
         model.load_state_dict(tensors)
+        model.trained_robots = read_checkpoint_robots(path)
         if device is not None:
             model.to(device)
         return model.eval()
+
+    def check_robot(self, robot) -> str | None:
+        """None if ``robot``'s points are drawn as in training, else a message saying how not.
+
+        Robot points are part of the input: a model trained with half of them on the gripper
+        sees a different robot when given area-sampled points. Checkpoints from before this
+        was recorded (no ``trained_robots``) and robots it never saw pass.
+        """
+        trained = self.trained_robots.get(robot.name)
+        here = dict(getattr(robot, "point_sampling", {}) or {})
+        if trained is None or not here:
+            return None
+        keys = ("dense_links", "dense_fraction", "geometry")
+        diff = {k: (trained.get(k), here.get(k)) for k in keys if trained.get(k) != here.get(k)}
+        if not diff:
+            return None
+        return (f"robot {robot.name!r}: its points are drawn differently from training "
+                + ", ".join(f"{k} {a!r} in training, {b!r} here" for k, (a, b) in diff.items())
+                + "; predictions degrade (set them in the robot YAML)")
 
     # -- building blocks --------------------------------------------------------------------
     @property

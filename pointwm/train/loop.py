@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from pointwm.data.archive import read_manifest
+from pointwm.data.sample import robot_by_name
 from pointwm.eval.metrics import FlowMetrics
 from pointwm.geometry import PointCloud
 from pointwm.model import CheckpointError, ModelConfig, RobotInput, WorldModel, flow_loss
@@ -306,6 +307,7 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
         if init is not None:
             _check_model_config(Path(init), cfg.model, init=True)
             model = _load_init(Path(init), cfg.model)
+            model.trained_robots = {}  # this run's robot points, recorded as batches arrive
             log.info("initialised from %s (flow_std %s)", init, model.flow_std.tolist())
         elif cfg.norm_clips > 0:
             model.set_normalization(compute_flow_std(manifests, cfg.norm_clips, cfg.model.num_steps,
@@ -362,6 +364,9 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
                 log.warning("step %d: no readable clip in the batch, repeating the previous batch", step)
                 samples = last_samples
             last_samples = samples
+            for s in samples:  # the robot points the weights are trained with go into checkpoints
+                if s.robot and s.robot not in model.trained_robots:
+                    model.trained_robots[s.robot] = robot_by_name(s.robot, cfg.num_robot_points).point_sampling
             torch.manual_seed(_step_seed(cfg.seed, d.rank, step))
             scenes, robots, target, valid = _batch_to_device(samples, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):

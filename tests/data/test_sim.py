@@ -215,3 +215,19 @@ def test_objects_the_robot_never_nears_stay_still():
             drift = np.linalg.norm(pts - pts[:1], axis=-1).max()
             assert drift < 0.005, (clip.key, clip.provenance["objects"][k - 1], float(drift))
     assert checked >= 10
+
+
+def test_simulator_checks_use_area_points_whatever_the_yaml_density():
+    # panda.yaml concentrates the world model's robot points on the gripper; the generator's
+    # and push tasks' table-clearance checks use area-sampled points (the same robot
+    # otherwise), so archives and tasks do not change with that model-input setting.
+    import torch
+
+    from kinematics import load_robot
+    from pointwm.data.sim.generator import sim_robot
+
+    yaml_robot, sim = load_robot("panda"), sim_robot("panda")
+    assert yaml_robot.point_sampling["dense_links"] and not sim.point_sampling["dense_links"]
+    area = load_robot("panda", dense_links=(), dense_fraction=0.0)
+    assert torch.equal(sim.points_local, area.points_local) and sim.joint_names == yaml_robot.joint_names
+    assert not torch.equal(sim.points_local, yaml_robot.points_local)

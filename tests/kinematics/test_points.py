@@ -10,7 +10,6 @@ import torch
 from kin_helpers import MIXED_URDF, pybullet_urdf, random_q, write_urdf
 
 from kinematics import RobotModel
-from kinematics.config import REPO_ROOT as REPO
 
 
 def test_exact_count_and_determinism(tmp_path):
@@ -25,7 +24,10 @@ def test_exact_count_and_determinism(tmp_path):
     assert not torch.equal(a.points_local, c.points_local)
 
 
-def test_points_cover_all_links_by_area(panda, bimanual):
+def test_points_cover_all_links_by_area(bimanual):
+    from kinematics import load_robot
+
+    panda = load_robot("panda", dense_links=(), dense_fraction=0.0)  # the YAML's gripper density off
     counts = torch.bincount(panda.point_link, minlength=panda.num_links)
     for name in ("panda_link0", "panda_link1", "panda_link4", "panda_link7", "panda_hand"):
         assert counts[panda.link_index(name)] > 0, name  # the whole arm, not only the gripper
@@ -37,16 +39,15 @@ def test_points_cover_all_links_by_area(panda, bimanual):
     assert bimanual.num_points == 1000 and len(torch.unique(bimanual.point_link)) > 20
 
 
-def test_dense_links_get_their_fraction_and_bad_values_are_named(tmp_path):
+def test_dense_links_get_their_fraction_and_bad_values_are_named():
     # dense_links / dense_fraction in a robot YAML: those links get the fraction of the points
     # (by area among themselves), the other links the rest (by area among themselves).
     from kinematics import KinematicsError, load_robot
 
-    src = (REPO / "configs" / "robots" / "panda.yaml").read_text()
-    src = src.replace("../../assets", str(REPO / "assets"))
-    yaml = tmp_path / "panda_dense.yaml"
-    yaml.write_text(src + "\ndense_links: [panda_hand, panda_leftfinger, panda_rightfinger]\ndense_fraction: 0.5\n")
-    r = load_robot(str(yaml))
+    # The shipped panda.yaml puts half of its points on the hand and fingers.
+    r = load_robot("panda")
+    assert r.point_sampling["dense_links"] == ["panda_hand", "panda_leftfinger", "panda_rightfinger"]
+    assert r.point_sampling["dense_fraction"] == 0.5
     counts = torch.bincount(r.point_link, minlength=r.num_links).numpy()
     areas = np.array([r._surfaces[n].area for n in r.link_names])
     dense = np.isin(np.arange(r.num_links), [r.link_index(n) for n in ("panda_hand", "panda_leftfinger", "panda_rightfinger")])
@@ -56,11 +57,15 @@ def test_dense_links_get_their_fraction_and_bad_values_are_named(tmp_path):
     idx = torch.tensor([r.link_index(n) for n in fingers])
     f = load_robot("panda", num_points=2000, dense_links=fingers, dense_fraction=0.3)
     assert abs(torch.isin(f.point_link, idx).sum().item() - 600) < 4 * np.sqrt(2000 * 0.3 * 0.7)  # binomial
-    assert torch.isin(load_robot("panda", num_points=2000).point_link, idx).sum().item() < 60  # by area: few
+    area = load_robot("panda", num_points=2000, dense_links=(), dense_fraction=0.0)
+    assert torch.isin(area.point_link, idx).sum().item() < 60  # by area: few
+    assert area.point_sampling["dense_links"] == [] and area.point_sampling["dense_fraction"] == 0.0
     with pytest.raises(KinematicsError, match="panda_toe.*dense_links"):
         load_robot("panda", dense_links=("panda_toe",))
     with pytest.raises(KinematicsError, match="dense_fraction"):
         load_robot("panda", dense_fraction=1.0)
+    with pytest.raises(KinematicsError, match="dense_fraction 0.3 given without dense_links"):
+        load_robot("panda", dense_links=(), dense_fraction=0.3)
 
 
 def test_normals_unit_and_outward(panda):

@@ -69,3 +69,24 @@ def test_mismatched_checkpoint(tmp_path, micro_model):
     with pytest.raises(CheckpointError, match=r"missing \['head.0.bias'\]"):
         WorldModel.load(path)
     assert json.loads(json.dumps(micro_model.config.to_dict()))  # the config is plain JSON
+
+
+def test_checkpoint_records_the_robot_points_it_was_trained_with(tmp_path):
+    # Robot points are part of the input: a checkpoint records how each training robot's
+    # points were drawn, and check_robot names what differs when a robot is drawn otherwise.
+    from kinematics import load_robot
+
+    model = WorldModel(micro_config())
+    dense = load_robot("panda", num_points=100)
+    model.trained_robots = {"panda": dense.point_sampling}
+    path = model.save(tmp_path / "m.safetensors")
+    loaded = WorldModel.load(path)
+    assert loaded.trained_robots == {"panda": dense.point_sampling}
+    assert loaded.check_robot(load_robot("panda", num_points=300)) is None  # only M differs: fine
+    msg = loaded.check_robot(load_robot("panda", num_points=100, dense_links=(), dense_fraction=0.0))
+    assert msg is not None and "dense_links" in msg and "panda_leftfinger" in msg and "dense_fraction" in msg
+    assert loaded.check_robot(load_robot("bimanual_panda")) is None  # never trained on: nothing to compare
+    # a checkpoint without the record (older files) loads with an empty one and checks nothing
+    WorldModel(micro_config()).save(tmp_path / "old.safetensors")
+    old = WorldModel.load(tmp_path / "old.safetensors")
+    assert old.trained_robots == {} and old.check_robot(dense) is None

@@ -86,3 +86,7 @@ def test_shipped_checkpoint_loads():
     assert path.stat().st_size < 10_000_000
     std = model.flow_std
     assert bool((std[1:] > std[:-1]).all())  # per-step statistics from the training data
+    # it records the robot points it was trained with, and the shipped panda.yaml draws them so
+    from kinematics import load_robot
+
+    assert "panda" in model.trained_robots and model.check_robot(load_robot("panda")) is None

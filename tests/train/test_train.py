@@ -58,6 +58,11 @@ def test_flow_std_from_data_and_metrics_csv(tiny_archive, tmp_path):
     # the synthetic clips move 40 % of points linearly: std grows with the step, set from data
     assert not torch.allclose(std, torch.tensor(micro_model_config().resolved_flow_std))
     assert bool((std[1:] > std[:-1]).all())
+    # the checkpoint records how the training robot's points were drawn (panda.yaml's)
+    from kinematics import load_robot
+
+    robot = load_robot("panda", num_points=cfg.num_robot_points)
+    assert WorldModel.load(res.final).trained_robots == {"panda": robot.point_sampling}
     head, *rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert head.startswith("step,lr,loss,grad_norm,l2,l2_moved,l2_static,moved_fraction,l2_moved_t1")
     assert len(rows) == 2 and "clips_per_s,data_wait" in head
@@ -144,7 +149,7 @@ def test_train_config_files(tmp_path):
     bad.write_text("model: model/tiny.yaml\nstepz: 3\n")
     with pytest.raises(ValueError, match=r"bad.yaml: unknown train config keys \['stepz'\]"):
         load_train_config(bad)
-    for name in ("tiny_sim_mix", "tiny_sim_contact", "tiny_sim_wide", "tiny_sim_dense"):  # later stages, shipped or tried
+    for name in ("tiny_sim_mix", "tiny_sim_contact", "tiny_sim_wide", "tiny_sim_dense", "tiny_sim_grip"):  # later stages, shipped or tried
         later = load_train_config(CONFIGS / "train" / f"{name}.yaml")
         assert later.model.backbone == cfg.model.backbone
     assert load_train_config(CONFIGS / "train" / "tiny_sim_contact.yaml").model.contact_features

@@ -40,10 +40,13 @@ class GenerationError(RuntimeError):
 
 
 @functools.lru_cache(maxsize=4)
-def _robot(name: str):
+def sim_robot(name: str):
+    """Robot ``name`` as the simulator's motion checks use it: its surface points drawn by
+    area over all links, whatever density its YAML asks of the world model's input
+    (``dense_links``), so that archives and push tasks do not change with that setting."""
     from kinematics import load_robot
 
-    return load_robot(name)
+    return load_robot(name, dense_links=(), dense_fraction=0.0)
 
 
 def clip_key(seed: int, index: int) -> str:
@@ -233,7 +236,7 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
 def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
     """Clip ``index`` of the sequence defined by ``seed`` and ``cfg`` (deterministic)."""
     cfg = cfg or SimConfig()
-    robot = _robot(cfg.robot)
+    robot = sim_robot(cfg.robot)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
     attempt, out = 0, None
     while out is None and attempt < MAX_ATTEMPTS:
