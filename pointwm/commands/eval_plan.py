@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robot", default="panda", help="robot name (default: %(default)s)")
     p.add_argument("--max-replans", type=int, default=8, help="replans per task (default: %(default)s)")
     p.add_argument("--execute-steps", type=int, default=3, help="steps executed per replan (default: %(default)s)")
+    p.add_argument("--subgoal", type=float, default=None, metavar="M",
+                   help="ask each plan to move the object at most M metres towards the target (a "
+                        "receding-horizon subgoal; default: the whole way)")
     p.add_argument("--out", type=Path, default=Path("eval_plan"), help="output directory (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1,
@@ -167,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         warn_if_robot_differs(model, load_robot(args.robot))
         checkpoint = args.checkpoint
     pcfg = PlannerConfig.from_yaml(args.config)
-    ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans)
+    ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans,
+                      subgoal=args.subgoal)
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []

@@ -37,7 +37,10 @@ class EvalConfig:
 
     execute_steps: plan targets executed before each replan; max_replans: replans per task.
     physics_dt: MuJoCo step (s) for execution and the oracle alike. crop: half size (m) of
-    the xy box around object and target that the planners see.
+    the xy box around object and target that the planners see. subgoal: longest goal
+    displacement (m) asked of one plan; a longer way to the target is cut to this length
+    along the straight line (a receding-horizon subgoal, the same for every planner); None:
+    the whole way each time.
     """
 
     robot: str = "panda"
@@ -49,6 +52,21 @@ class EvalConfig:
     width: int = 128
     height: int = 96
     crop: float = 0.15
+    subgoal: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.subgoal is not None and not (isinstance(self.subgoal, int | float) and self.subgoal > 0):
+            raise ValueError(f"EvalConfig.subgoal: expected a length > 0 (m) or None, got {self.subgoal!r}")
+
+
+def goal_displacement(target_xy, object_xy, subgoal: float | None = None) -> tuple[float, float, float]:
+    """(dx, dy, 0) m asked of one plan: the way from the object to the target, cut to
+    ``subgoal`` metres along the straight line when longer (None: the whole way)."""
+    way = np.asarray(target_xy, dtype=np.float64) - np.asarray(object_xy, dtype=np.float64)
+    dist = float(np.linalg.norm(way))
+    if subgoal is not None and dist > subgoal:
+        way = way * (subgoal / dist)
+    return (float(way[0]), float(way[1]), 0.0)
 
 
 @dataclass(frozen=True)
@@ -326,7 +344,7 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             env.execute(warm[: cfg.execute_steps].double().numpy())
             warm = shift_sequence(warm, cfg.execute_steps)
             continue
-        disp = (*(target - env.object_xy()), 0.0)
+        disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         goal = Goal(mask=mask, displacement=disp)
         dyn = SimDynamics(env, seg) if planner_name == "mppi_oracle" else world_model
         t0 = time.perf_counter()

@@ -101,3 +101,13 @@ def test_hidden_object_follows_the_previous_plan(panda, monkeypatch):
     result = cl.run_task(cl.make_task(3, cfg, panda, T=4), "mppi_model", panda, pcfg, cfg, world_model=push_right)
     assert len(calls) == 3 and result.replans == 2  # round 2 did not plan, round 3 did
     assert np.abs(qs[2] - qs[1]).max() > 1e-4  # round 2 moved the robot along the previous plan
+
+
+def test_subgoal_cuts_the_way_to_the_target_along_the_line():
+    from pointwm.eval.closed_loop import EvalConfig, goal_displacement
+
+    assert goal_displacement((0.5, 0.1), (0.2, -0.3)) == pytest.approx((0.3, 0.4, 0.0))  # the whole way (50 cm)
+    assert goal_displacement((0.5, 0.1), (0.2, -0.3), subgoal=0.05) == pytest.approx((0.03, 0.04, 0.0))  # 3-4-5
+    assert goal_displacement((0.5, 0.1), (0.49, 0.1), subgoal=0.05) == pytest.approx((0.01, 0.0, 0.0))  # short: kept
+    with pytest.raises(ValueError, match="subgoal"):
+        EvalConfig(subgoal=0.0)
