@@ -266,7 +266,7 @@ class WorldModel(nn.Module):
         diff = {k: (trained.get(k), here.get(k)) for k in keys if trained.get(k) != here.get(k)}
         if not diff:
             return None
-        return (f"robot {robot.name!r}: its points are drawn differently from training "
+        return (f"robot {robot.name!r}: its points are drawn differently from training: "
                 + ", ".join(f"{k} {a!r} in training, {b!r} here" for k, (a, b) in diff.items())
                 + "; predictions degrade (set them in the robot YAML)")
 
