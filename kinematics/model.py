@@ -229,8 +229,8 @@ class RobotModel:
             gripper_joint_names=tuple(grippers), tool_link_names=tuple(tools), seed=int(seed), _tree=tree, _held=held,
             _point_gripper_weight=W[torch.from_numpy(plink)], _surfaces=surfaces,
             point_sampling={"num_points": int(num_points), "seed": int(seed), "geometry": str(geometry),
-                            "dense_links": sorted(str(n) for n in dense_links),
-                            "dense_fraction": float(dense_fraction) if dense_links else 0.0},
+                            "dense_links": sorted(str(n) for n in dense_links) if dense_fraction > 0 else [],
+                            "dense_fraction": float(dense_fraction)},
         )
         log.debug("%s: J=%d L=%d bodies=%d M=%d", model.name, J, model.num_links, tree.num_bodies, num_points)
         return model

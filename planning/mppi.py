@@ -187,23 +187,23 @@ def limit_tool_speed(q: Tensor, q0: Tensor, robot: Any, max_step: float, step_bo
     def tool_xyz(x: Tensor) -> Tensor:  # (B, J) -> (B, E, 3)
         return robot.link_poses(x.double(), validate=False)[:, tools, :3, 3]
 
+    bound = None if step_bound is None else step_bound.to(flat)
     out = torch.empty_like(flat)
     p_prev = tool_xyz(prev)
     for t in range(T):
         step = flat[:, t] - prev
-        if step_bound is not None:
-            step = torch.clamp(step, -step_bound.to(step), step_bound.to(step))
+        if bound is not None:
+            step = torch.clamp(step, -bound, bound)
         cand, scale = prev + step, torch.ones(flat.shape[0], dtype=torch.float64)
-        for _ in range(passes):
+        for i in range(passes + 1):  # the last pass only measures
             p = tool_xyz(cand)
             moved = (p - p_prev).norm(dim=-1).amax(dim=-1)  # (B,) the fastest tool
             over = moved > max_step
-            if not bool(over.any()):
+            if i == passes or not bool(over.any()):
                 break
             scale = torch.where(over, scale * 0.995 * max_step / moved.clamp_min(1e-12), scale)
             cand = prev + scale[:, None].to(flat) * step
-        out[:, t] = prev = cand
-        p_prev = tool_xyz(prev)
+        out[:, t], prev, p_prev = cand, cand, p
     return out.reshape(*lead, T, J)
 
 

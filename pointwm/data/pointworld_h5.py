@@ -145,11 +145,11 @@ def read_pointworld_h5(path: str | os.PathLike, robot: str = "panda") -> Iterato
     """
     import h5py
 
-    from pointwm.data.sample import _robot
+    from pointwm.data.sample import robot_by_name
 
     path = Path(path)
     try:
-        model = _robot(robot, 500)
+        model = robot_by_name(robot, 500)
     except ClipError as e:
         raise ClipError(f"{path}: robot {robot!r}: {e}") from None
     try:

@@ -52,18 +52,14 @@ class TrainSample:
 
 
 @functools.lru_cache(maxsize=16)
-def _robot(name: str, num_points: int):
+def robot_by_name(name: str, num_points: int = 500):
+    """The RobotModel ``name`` with ``num_points`` points, as clips use it (cached; ClipError)."""
     from kinematics import KinematicsError, load_robot
 
     try:
-        return load_robot(name, num_points=num_points)
+        return load_robot(name, num_points=int(num_points))
     except KinematicsError as e:
         raise ClipError(str(e)) from None
-
-
-def robot_by_name(name: str, num_points: int = 500):
-    """The RobotModel ``name`` with ``num_points`` points, as clips use it (cached; ClipError)."""
-    return _robot(name, int(num_points))
 
 
 def load_clip_robot(clip: Clip, num_points: int = 500):
@@ -72,7 +68,7 @@ def load_clip_robot(clip: Clip, num_points: int = 500):
     Raises ``ClipError`` naming the clip for an unknown robot name or joints that differ.
     """
     try:
-        robot = _robot(clip.robot, int(num_points))
+        robot = robot_by_name(clip.robot, int(num_points))
     except ClipError as e:
         raise ClipError(f"clip {clip.key!r}: robot {clip.robot!r}: {e}") from None
     if tuple(robot.joint_names) != tuple(clip.joint_names):

@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import Tensor
 
-__all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "read_checkpoint_robots", "write_checkpoint"]
+__all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "read_checkpoint_with_robots", "write_checkpoint"]
 
 from pointwm.atomic import atomic_path
 
@@ -49,8 +49,8 @@ def write_checkpoint(path: str | Path, tensors: Mapping[str, Tensor], config: Ma
     return path
 
 
-def _check_header(path: Path) -> dict:
-    """The safetensors header of ``path``; CheckpointError unless header and body are complete."""
+def _check_header(path: Path) -> None:
+    """Raise CheckpointError unless ``path`` holds a complete safetensors header and body."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
@@ -71,11 +71,17 @@ def _check_header(path: Path) -> dict:
         raise CheckpointError(
             f"checkpoint {path}: truncated ({size} bytes, the header describes {8 + n + end})"
         )
-    return header
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """(config dict, tensors on the CPU) of a checkpoint written by :func:`write_checkpoint`."""
+    config, tensors, _ = read_checkpoint_with_robots(path)
+    return config, tensors
+
+
+def read_checkpoint_with_robots(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, dict]]:
+    """As :func:`read_checkpoint`, plus robot name → ``point_sampling`` ({} for checkpoints
+    written before robots were recorded)."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -97,19 +103,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
         config = json.loads(meta["config"])
     except (KeyError, json.JSONDecodeError) as e:
         raise CheckpointError(f"checkpoint {path}: missing or corrupt config metadata ({e})") from None
-    return config, tensors
-
-
-def read_checkpoint_robots(path: str | Path) -> dict[str, dict]:
-    """Robot name → ``point_sampling`` recorded in a checkpoint ({} for older checkpoints)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path}: no such file")
-    meta = _check_header(path).get("__metadata__") or {}
     try:
         robots = json.loads(meta.get("robots", "{}"))
     except json.JSONDecodeError as e:
         raise CheckpointError(f"checkpoint {path}: corrupt robots metadata ({e})") from None
     if not isinstance(robots, dict):
         raise CheckpointError(f"checkpoint {path}: robots metadata: expected a JSON object, got {robots!r}")
-    return robots
+    return config, tensors, robots

@@ -32,12 +32,7 @@ from torch import Tensor, nn
 from pointwm import ops
 from pointwm.geometry import PointCloud
 from pointwm.model.backbone import PointTransformerV3
-from pointwm.model.checkpoint import (
-    CheckpointError,
-    read_checkpoint,
-    read_checkpoint_robots,
-    write_checkpoint,
-)
+from pointwm.model.checkpoint import CheckpointError, read_checkpoint_with_robots, write_checkpoint
 from pointwm.model.config import ModelConfig
 from pointwm.model.features import (
     ContactEmbedding,
@@ -227,7 +222,7 @@ class WorldModel(nn.Module):
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> WorldModel:
         """A model from :meth:`save`'s file, in eval mode. Raises :class:`CheckpointError`."""
-        config_dict, tensors = read_checkpoint(path)
+        config_dict, tensors, robots = read_checkpoint_with_robots(path)
         try:
             config = ModelConfig.from_dict(config_dict, source=f"checkpoint {path}")
         except ValueError as e:
@@ -246,7 +241,7 @@ class WorldModel(nn.Module):
                 f"wrong shapes {wrong[:5]}"
             )
         model.load_state_dict(tensors)
-        model.trained_robots = read_checkpoint_robots(path)
+        model.trained_robots = robots
         if device is not None:
             model.to(device)
         return model.eval()
