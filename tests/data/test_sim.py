@@ -109,33 +109,54 @@ def test_held_out_shapes_are_drawn_only_when_asked():
         np.testing.assert_allclose(np.linalg.norm(p[-1, m, None] - p[-1, None, m], axis=-1), d0, atol=2e-5)
 
 
+def test_rock_hull_rests_a_tilted_box_on_its_largest_face():
+    """Hand-computed: a 10 x 6 x 4 cm box turned at random comes back rigidly (same vertex
+    distances), with a 10 x 6 cm face down: four vertices at z = -2 cm, four at +2 cm."""
+    from scipy.spatial.transform import Rotation
+
+    from pointwm.data.sim.scene import rock_hull
+
+    corners = np.array([[x, y, z] for x in (-0.05, 0.05) for y in (-0.03, 0.03) for z in (-0.02, 0.02)])
+    tilted = corners @ Rotation.random(random_state=3).as_matrix().T + 0.3
+    v = rock_hull(tilted)
+    assert v.shape == (8, 3)
+    np.testing.assert_allclose(np.sort(v[:, 2]), [-0.02] * 4 + [0.02] * 4, atol=1e-9)
+    np.testing.assert_allclose(v[:, :2].mean(0), 0, atol=1e-12)
+    dist = lambda p: np.sort(np.linalg.norm(p[:, None] - p[None], axis=-1).reshape(-1))  # noqa: E731
+    np.testing.assert_allclose(dist(v), dist(corners), atol=1e-9)
+
+
 def test_extra_training_shapes_build_settle_and_move_rigidly():
-    """``lying_cylinder`` and ``prism`` (a convex mesh) are drawn only when asked, rest on the
-    table (body centre at its half height within 3 mm after 0.5 s) and yield rigid flows."""
+    """``lying_cylinder``, ``prism`` and ``rock`` (convex meshes) are drawn only when asked,
+    rest on the table (body centre at its half height within 3 mm after 0.5 s) and yield
+    rigid flows."""
     import mujoco
 
     from kinematics import load_robot
     from pointwm.data.sim.scene import ObjectSpec, SceneSpec, build_mjcf, sample_scene
 
-    extra = SimConfig(width=64, height=48, cameras=(1, 1), objects=(2, 3), shapes=("lying_cylinder", "prism"))
+    extra = SimConfig(width=64, height=48, cameras=(1, 1), objects=(2, 3), shapes=("lying_cylinder", "prism", "rock"))
     kinds = {o.kind for s in range(40) for o in sample_scene(np.random.default_rng(s), extra).objects}
-    assert kinds == {"lying_cylinder", "prism"}
+    assert kinds == {"lying_cylinder", "prism", "rock"}
+    rock = next(o for s in range(40) for o in sample_scene(np.random.default_rng(s), extra).objects if o.kind == "rock")
     prism = ObjectSpec("prism", (6.0, 0.04, 0.02, 0.03), (0.5, 0.0), 0.0, 0.1, 0.5, (1, 0, 0, 1))
     v = prism.prism_vertices()  # hand-computed: hexagon of circumradius 4 cm below, 2 cm above
     assert v.shape == (12, 3) and np.allclose(v[0], (0.04, 0, -0.03)) and np.allclose(v[6], (0.02, 0, 0.03))
     assert prism.radius == 0.04 and prism.half_height == 0.03
     lying = ObjectSpec("lying_cylinder", (0.02, 0.05), (0.4, 0.2), 0.7, 0.1, 0.5, (0, 1, 0, 1))
     assert lying.half_height == 0.02 and lying.radius == pytest.approx(np.hypot(0.02, 0.05))
-    xml, _ = build_mjcf(SceneSpec((prism, lying), (), (0.5, 0.4, 0.3, 1.0)), load_robot("panda"), extra)
+    rock = ObjectSpec("rock", rock.size, (0.5, -0.2), 0.3, 0.1, 0.5, (0, 0, 1, 1))
+    assert rock.half_height == pytest.approx(-rock.rock_vertices()[:, 2].min())
+    xml, _ = build_mjcf(SceneSpec((prism, lying, rock), (), (0.5, 0.4, 0.3, 1.0)), load_robot("panda"), extra)
     m = mujoco.MjModel.from_xml_string(xml)
     d = mujoco.MjData(m)
     for _ in range(int(0.5 / m.opt.timestep)):
         mujoco.mj_step(m, d)
-    for k, o in enumerate((prism, lying)):
+    for k, o in enumerate((prism, lying, rock)):
         assert d.xpos[m.body(f"obj_{k}").id][2] == pytest.approx(o.half_height, abs=0.003)
     for seed in (0, 1):
         clip = generate_clip(seed, 0, extra)
-        assert set(clip.provenance["objects"]) <= {"lying_cylinder", "prism"}
+        assert set(clip.provenance["objects"]) <= {"lying_cylinder", "prism", "rock"}
         p = clip.points.astype(np.float64)
         objects = clip.segment > 0
         assert objects.any() and p[..., 2].min() > -0.01

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 __all__ = ["GENERATOR_VERSION", "OBJECT_SHAPES", "SimConfig"]
 
-OBJECT_SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid", "lying_cylinder", "prism")
+OBJECT_SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid", "lying_cylinder", "prism", "rock")
 
 # Bump when a change alters the clips a (config, seed) produces: archives record it.
 GENERATOR_VERSION = 2
@@ -30,8 +30,9 @@ class SimConfig:
                    the training family; ``capsule`` and ``ellipsoid`` are never drawn by
                    default, so an archive made with ``shapes=("capsule", "ellipsoid")``
                    holds out object shapes as well as seeds. ``lying_cylinder`` (a
-                   cylinder on its side: it rolls) and ``prism`` (a convex 3-8-sided
-                   prism or frustum) widen a training family on request.
+                   cylinder on its side: it rolls), ``prism`` (a convex 3-8-sided
+                   prism or frustum) and ``rock`` (the convex hull of 6-20 random points,
+                   resting on its largest face) widen a training family on request.
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """

@@ -18,7 +18,7 @@ import numpy as np
 
 from pointwm.data.sim.config import SimConfig
 
-__all__ = ["CameraSpec", "ObjectSpec", "SceneSpec", "build_mjcf", "sample_scene"]
+__all__ = ["CameraSpec", "ObjectSpec", "SceneSpec", "build_mjcf", "rock_hull", "sample_scene"]
 
 SEG_BACKGROUND = -1
 SEG_ROBOT = -2
@@ -32,8 +32,10 @@ class ObjectSpec:
     sphere (radius,), capsule (radius, half length of the straight part; upright),
     ellipsoid (semi-axes x, y, z), lying_cylinder (radius, half length; axis horizontal,
     along the body's x after yaw), prism (sides, bottom circumradius, top circumradius, half
-    height: a convex mesh, a frustum when the radii differ). xy/yaw: pose on the table (m,
-    rad); mass kg; friction (sliding)."""
+    height: a convex mesh, a frustum when the radii differ), rock (a random convex
+    polyhedron: size holds its hull vertices flattened, body frame, resting on its largest
+    face, see ``rock_vertices``). xy/yaw: pose on the table (m, rad); mass kg; friction
+    (sliding)."""
 
     kind: str
     size: tuple[float, ...]
@@ -53,6 +55,8 @@ class ObjectSpec:
             return self.size[0] + self.size[1]
         if self.kind == "prism":
             return self.size[3]
+        if self.kind == "rock":
+            return -float(self.rock_vertices()[:, 2].min())
         return self.size[0]  # sphere, lying_cylinder
 
     @property
@@ -64,6 +68,8 @@ class ObjectSpec:
             return max(self.size[0], self.size[1])
         if self.kind == "prism":
             return max(self.size[1], self.size[2])
+        if self.kind == "rock":
+            return float(np.linalg.norm(self.rock_vertices()[:, :2], axis=1).max())
         return self.size[0]
 
     def prism_vertices(self) -> np.ndarray:
@@ -72,6 +78,40 @@ class ObjectSpec:
         a = 2 * math.pi * np.arange(n) / n
         ring = np.stack([np.cos(a), np.sin(a)], 1)
         return np.concatenate([np.c_[r0 * ring, np.full(n, -h)], np.c_[r1 * ring, np.full(n, h)]])
+
+    def rock_vertices(self) -> np.ndarray:
+        """(V, 3) hull vertices of a ``rock`` in its body frame (m)."""
+        return np.asarray(self.size, dtype=np.float64).reshape(-1, 3)
+
+
+def rock_hull(points: np.ndarray) -> np.ndarray:
+    """Vertices of the convex hull of ``points`` (P, 3), turned so that its largest face lies
+    flat at the bottom (the most stable way to rest), centred on the hull's vertex centroid
+    in x/y and on its mid height in z: the body frame of a ``rock`` object."""
+    from scipy.spatial import ConvexHull
+
+    hull = ConvexHull(points)
+    v = points[hull.vertices]
+    tri = points[hull.simplices]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    # Coplanar triangles of one face share its outward normal (the equation's first three).
+    _, inverse = np.unique(np.round(hull.equations[:, :3], 6), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    n = hull.equations[inverse == np.argmax(np.bincount(inverse, weights=area)), :3].mean(0)
+    n = n / np.linalg.norm(n)
+    # Rotate n onto -z (Rodrigues); n = +z needs a half turn about x.
+    down = np.array([0.0, 0.0, -1.0])
+    axis = np.cross(n, down)
+    s, c = np.linalg.norm(axis), float(n @ down)
+    if s < 1e-9:
+        R = np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    else:
+        k = axis / s
+        K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+        R = np.eye(3) + s * K + (1 - c) * K @ K
+    v = v @ R.T
+    lo, hi = v.min(0), v.max(0)
+    return v - np.array([v[:, 0].mean(), v[:, 1].mean(), (lo[2] + hi[2]) / 2])
 
 
 @dataclass(frozen=True)
@@ -111,9 +151,13 @@ def sample_scene(rng: np.random.Generator, cfg: SimConfig) -> SceneSpec:
                                 reverse=True))
         elif kind == "lying_cylinder":
             size = (float(rng.uniform(0.015, 0.035)), float(rng.uniform(0.02, 0.05)))
-        else:  # prism
+        elif kind == "prism":
             r0 = float(rng.uniform(0.02, 0.05))
             size = (float(rng.integers(3, 9)), r0, r0 * float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.015, 0.04)))
+        else:  # rock: hull of 6-20 points drawn in a random box
+            half = rng.uniform([0.02, 0.02, 0.02], [0.05, 0.05, 0.05])
+            pts = rng.uniform(-half, half, (int(rng.integers(6, 21)), 3))
+            size = tuple(float(x) for x in rock_hull(pts).reshape(-1))
         xy = (float(rng.uniform(0.35, 0.62)), float(rng.uniform(-0.28, 0.28)))
         hue = rng.uniform(0, 1, 3)
         rgba = tuple(float(x) for x in 0.15 + 0.85 * hue / max(hue.max(), 1e-6)) + (1.0,)
@@ -185,8 +229,9 @@ def build_mjcf(scene: SceneSpec, robot, cfg: SimConfig) -> tuple[str, list[str]]
         cy, sy = math.cos(o.yaw / 2), math.sin(o.yaw / 2)
         if o.kind == "lying_cylinder":  # axis from z to the body's x: 90 degrees about y
             shape = f'type="cylinder" size="{_f(o.size)}" quat="{_f((math.sqrt(0.5), 0, math.sqrt(0.5), 0))}"'
-        elif o.kind == "prism":
-            meshes.append(f'<mesh name="mesh_{i}" vertex="{_f(o.prism_vertices().reshape(-1))}"/>')
+        elif o.kind in ("prism", "rock"):
+            v = o.prism_vertices() if o.kind == "prism" else o.rock_vertices()
+            meshes.append(f'<mesh name="mesh_{i}" vertex="{_f(v.reshape(-1))}"/>')
             shape = f'type="mesh" mesh="mesh_{i}"'
         else:
             shape = f'type="{o.kind}" size="{_f(o.size)}"'
