@@ -1,5 +1,6 @@
-"""``pointwm eval-plan``: closed-loop push tasks in the simulator, three planners on the same
-seeds (MPPI + learned model, MPPI + simulator oracle, random shooting); a results table."""
+"""``pointwm eval-plan``: closed-loop push tasks in the simulator, four planners on the same
+seeds (MPPI + learned model, MPPI + simulator oracle, random shooting + learned model, and
+MPPI + zero flow, a control for what the cost's shaping terms do alone); a results table."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 
 log = logging.getLogger("pointwm")
 
-PLANNERS = ("mppi_model", "mppi_oracle", "random")
+PLANNERS = ("mppi_model", "mppi_oracle", "random", "mppi_zero")
 LABELS = {"mppi_model": "MPPI + learned model", "mppi_oracle": "MPPI + simulator (oracle)",
-          "random": "random shooting + learned model"}
+          "random": "random shooting + learned model", "mppi_zero": "MPPI + zero flow (no prediction)"}
 
 
 def _sha256(path: Path) -> str:
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.threads < 1:
         raise ValueError(f"--workers and --threads: expected >= 1, got {args.workers} and {args.threads}")
     checkpoint = model = None
-    if any(p != "mppi_oracle" for p in planners):
+    if any(p in ("mppi_model", "random") for p in planners):
         if args.checkpoint is None:
             raise ValueError("--checkpoint is required for the planners mppi_model and random")
         from pointwm.model import WorldModel

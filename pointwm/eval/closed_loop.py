@@ -9,8 +9,9 @@ of the target (xy).
 
 Planners compared on the same task seeds: MPPI with the learned world model, MPPI with the
 simulator itself as the dynamics (:class:`SimDynamics`, the oracle: every candidate rolled
-out in MuJoCo from a copy of the current state), and random shooting with the same number
-of rollouts.
+out in MuJoCo from a copy of the current state), random shooting with the same number of
+rollouts, and MPPI with a model that predicts no motion at all (:func:`zero_dynamics`: a
+control that shows what the cost's shaping terms achieve without any prediction).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner, shift_sequence
 
-__all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "run_task"]
+__all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "run_task", "zero_dynamics"]
 
 log = logging.getLogger(__name__)
 
@@ -319,9 +320,16 @@ class SimDynamics:
         return torch.from_numpy(flows).float()
 
 
+def zero_dynamics(scene, robot_flows: torch.Tensor) -> torch.Tensor:
+    """The null world model: (K, T, N, 3) zeros, every scene point stays where it is."""
+    K, T1 = robot_flows.shape[:2]
+    return robot_flows.new_zeros(K, T1 - 1, len(scene.xyz), 3)
+
+
 def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfig, cfg: EvalConfig,
              world_model=None) -> TaskResult:
-    """Run one task in closed loop with planner ``mppi_model`` | ``mppi_oracle`` | ``random``."""
+    """Run one task in closed loop with planner ``mppi_model`` | ``mppi_oracle`` | ``random``
+    | ``mppi_zero`` (MPPI with :func:`zero_dynamics`)."""
     env = SimEnv(task, robot, cfg, planner_cfg.T, planner_cfg.dt)
     rng = np.random.default_rng(task.seed)
     target = np.asarray(task.target_xy)
@@ -346,7 +354,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         goal = Goal(mask=mask, displacement=disp)
-        dyn = SimDynamics(env, seg) if planner_name == "mppi_oracle" else world_model
+        dyn = (SimDynamics(env, seg) if planner_name == "mppi_oracle"
+               else zero_dynamics if planner_name == "mppi_zero" else world_model)
         t0 = time.perf_counter()
         plan = planner.plan(dyn, cloud, robot, torch.from_numpy(env.q).float(), goal, warm_start=warm)
         times.append(time.perf_counter() - t0)

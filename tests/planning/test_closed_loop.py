@@ -52,6 +52,28 @@ def test_eval_plan_cli_oracle_one_task(tmp_path):
         args.func(args)
 
 
+def test_zero_flow_control_needs_no_checkpoint(tmp_path, panda):
+    """``mppi_zero`` plans with a model that predicts no motion: zeros of the dynamics' shape,
+    no checkpoint needed, its own row in the table."""
+    import argparse
+
+    from pointwm.commands import eval_plan
+    from pointwm.eval.closed_loop import EvalConfig, SimEnv, make_task, zero_dynamics
+
+    env = SimEnv(make_task(3, EvalConfig(), panda), panda, EvalConfig(), T=4, dt=0.1)
+    cloud, _ = env.observe(np.random.default_rng(0))
+    flow = zero_dynamics(cloud, torch.ones(6, 5, 7, 3))
+    assert flow.shape == (6, 4, len(cloud.xyz), 3) and not flow.any()
+    parser = argparse.ArgumentParser()
+    eval_plan.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval-plan", "--planners", "mppi_zero", "--tasks", "1", "--max-replans", "1",
+                              "--no-progress", "--out", str(tmp_path)])
+    assert args.func(args) == 0
+    row = json.loads((tmp_path / "results.jsonl").read_text())
+    assert row["planner"] == "mppi_zero" and row["replans"] == 1
+    assert "| MPPI + zero flow (no prediction) | 1 |" in (tmp_path / "results.md").read_text()
+
+
 def test_eval_plan_workers_give_the_same_results(tmp_path):
     """--workers 2 (spawned processes) runs the same tasks to the same outcomes as one process."""
     import argparse
