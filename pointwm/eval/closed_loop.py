@@ -41,7 +41,10 @@ class EvalConfig:
     the xy box around object and target that the planners see. subgoal: longest goal
     displacement (m) asked of one plan; a longer way to the target is cut to this length
     along the straight line (a receding-horizon subgoal, the same for every planner); None:
-    the whole way each time.
+    the whole way each time. start_angle: where the tool starts around the object, in
+    degrees from behind it (0: lined up behind the object, facing the target, so moving into
+    the object pushes it the right way; 90: beside it, so a push must first go round; the
+    side alternates with the seed's parity); the same tasks otherwise.
     """
 
     robot: str = "panda"
@@ -54,8 +57,11 @@ class EvalConfig:
     height: int = 96
     crop: float = 0.15
     subgoal: float | None = None
+    start_angle: float = 0.0
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.start_angle, int | float) and 0.0 <= self.start_angle <= 180.0):
+            raise ValueError(f"EvalConfig.start_angle: expected degrees in [0, 180], got {self.start_angle!r}")
         if self.subgoal is not None and not (isinstance(self.subgoal, int | float) and self.subgoal > 0):
             raise ValueError(f"EvalConfig.subgoal: expected a length > 0 (m) or None, got {self.subgoal!r}")
 
@@ -126,7 +132,9 @@ def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -
             continue
         gap = float(rng.uniform(0.03, 0.05))
         height = float(np.clip(o.half_height, 0.02, 0.04))
-        start = np.array([*(np.asarray(o.xy) - d * (o.radius + gap)), height])
+        a = math.radians(cfg.start_angle) * (1 if seed % 2 == 0 else -1)
+        back = -np.array([d[0] * math.cos(a) - d[1] * math.sin(a), d[0] * math.sin(a) + d[1] * math.cos(a)])
+        start = np.array([*(np.asarray(o.xy) + back * (o.radius + gap)), height])
         R = down_rotation(ang + math.pi / 2)
         q0 = robot.default_q.numpy().copy()
         if len(grip):

@@ -125,6 +125,31 @@ def test_hidden_object_follows_the_previous_plan(panda, monkeypatch):
     assert np.abs(qs[2] - qs[1]).max() > 1e-4  # round 2 moved the robot along the previous plan
 
 
+def test_start_angle_puts_the_tool_behind_or_beside_the_object(panda):
+    """Default tasks start with the tool behind the object, on the far side from the target;
+    ``start_angle=90`` puts it beside the object, square to the push, on alternating sides."""
+    from pointwm.eval.closed_loop import EvalConfig, make_task
+
+    tool = panda.link_names.index(panda.tool_link_names[0])
+    sides = []
+    for seed in (4, 5):
+        for angle in (0.0, 90.0):
+            task = make_task(seed, EvalConfig(start_angle=angle), panda)
+            o = task.scene.objects[task.obj]
+            xy = panda.link_poses(torch.from_numpy(task.q_start)[None].float())[0, tool, :2, 3].numpy()
+            u = np.subtract(task.target_xy, o.xy)
+            u /= np.linalg.norm(u)
+            v = (xy - np.asarray(o.xy)) / np.linalg.norm(xy - np.asarray(o.xy))
+            if angle == 0.0:
+                assert u @ v < -0.9
+            else:
+                assert abs(u @ v) < 0.35
+                sides.append(np.sign(u[0] * v[1] - u[1] * v[0]))
+    assert sides[0] == -sides[1]
+    with pytest.raises(ValueError, match="start_angle"):
+        EvalConfig(start_angle=200.0)
+
+
 def test_subgoal_cuts_the_way_to_the_target_along_the_line():
     from pointwm.eval.closed_loop import EvalConfig, goal_displacement
 
