@@ -99,7 +99,8 @@ def rock_hull(points: np.ndarray) -> np.ndarray:
     inverse = inverse.reshape(-1)
     n = hull.equations[inverse == np.argmax(np.bincount(inverse, weights=area)), :3].mean(0)
     n = n / np.linalg.norm(n)
-    # Rotate n onto -z (Rodrigues); n = +z needs a half turn about x.
+    # Rotate n onto -z (Rodrigues); n = +z needs a half turn about x. (Kept by hand, not
+    # scipy's align_vectors, which rounds differently: sim4-mix/sim4-rock came from this.)
     down = np.array([0.0, 0.0, -1.0])
     axis = np.cross(n, down)
     s, c = np.linalg.norm(axis), float(n @ down)
