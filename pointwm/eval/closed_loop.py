@@ -44,7 +44,8 @@ class EvalConfig:
     the whole way each time. start_angle: where the tool starts around the object, in
     degrees from behind it (0: lined up behind the object, facing the target, so moving into
     the object pushes it the right way; 90: beside it, so a push must first go round; the
-    side alternates with the seed's parity); the same tasks otherwise.
+    side alternates with the seed's parity); the same scene and target as at 0 unless the
+    tool cannot reach that start, when the task draws again.
     """
 
     robot: str = "panda"
@@ -329,7 +330,8 @@ class SimDynamics:
 
 
 def zero_dynamics(scene, robot_flows: torch.Tensor) -> torch.Tensor:
-    """The null world model: (K, T, N, 3) zeros, every scene point stays where it is."""
+    """The null world model: scene (N points), robot_flows (K, T+1, M, 3) m → (K, T, N, 3)
+    zeros (m): every scene point stays where it is."""
     K, T1 = robot_flows.shape[:2]
     return robot_flows.new_zeros(K, T1 - 1, len(scene.xyz), 3)
 
