@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shapes", default=",".join(d.shapes),
                    help=f"comma-separated object kinds from {','.join(OBJECT_SHAPES)}; e.g. "
                    "'capsule,ellipsoid' for a held-out-shape test set (default: %(default)s)")
+    p.add_argument("--push-gap", type=float, nargs=2, default=list(d.push_gap), metavar=("LO", "HI"),
+                   help="metres between tool and object at the start of a straight push; near 0 starts "
+                   "in contact, as a closed-loop planner does after its first replan (default: %(default)s)")
+    p.add_argument("--push-length", type=float, nargs=2, default=list(d.push_length), metavar=("LO", "HI"),
+                   help="metres the tool moves in a straight push (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         robot=args.robot, width=args.width, height=args.height, num_steps=args.steps,
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
         push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
+        push_gap=tuple(args.push_gap), push_length=tuple(args.push_length),
     )
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,

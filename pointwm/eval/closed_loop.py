@@ -45,7 +45,10 @@ class EvalConfig:
     degrees from behind it (0: lined up behind the object, facing the target, so moving into
     the object pushes it the right way; 90: beside it, so a push must first go round; the
     side alternates with the seed's parity); the same scene and target as at 0 unless the
-    tool cannot reach that start, when the task draws again.
+    tool cannot reach that start, when the task draws again. settle_steps: plan steps the
+    robot holds still after each execution before the scene is captured again, so that the
+    planner sees a scene at rest (a world model sees positions only, not the velocity of an
+    object still sliding from the last push); 0: capture at once.
     """
 
     robot: str = "panda"
@@ -59,8 +62,11 @@ class EvalConfig:
     crop: float = 0.15
     subgoal: float | None = None
     start_angle: float = 0.0
+    settle_steps: int = 0
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.settle_steps, int) and self.settle_steps >= 0):
+            raise ValueError(f"EvalConfig.settle_steps: expected an integer >= 0, got {self.settle_steps!r}")
         if not (isinstance(self.start_angle, int | float) and 0.0 <= self.start_angle <= 180.0):
             raise ValueError(f"EvalConfig.start_angle: expected degrees in [0, 180], got {self.start_angle!r}")
         if self.subgoal is not None and not (isinstance(self.subgoal, int | float) and self.subgoal > 0):
@@ -361,6 +367,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             log.info("task %d: the object is out of view; following the previous plan", task.seed)
             env.execute(warm[: cfg.execute_steps].double().numpy())
             warm = shift_sequence(warm, cfg.execute_steps)
+            if cfg.settle_steps:
+                env.hold(cfg.settle_steps)
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         goal = Goal(mask=mask, displacement=disp)
@@ -373,6 +381,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         n = cfg.execute_steps
         env.execute(plan.actions[:n].double().numpy())
         warm = plan.shifted(n)
+        if cfg.settle_steps:
+            env.hold(cfg.settle_steps)
         if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
             env.hold(2)  # done only if it stays there: a shoved object may still be sliding through
             if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:

@@ -199,6 +199,44 @@ def test_probe_motions_start_beside_the_object_and_respect_limits():
     assert made >= 6, f"only {made}/12 probes were reachable"
 
 
+def test_push_gap_and_length_place_the_tool_and_its_path():
+    """plan_push: the tool starts ``gap`` behind the object's bounding circle, on the line
+    through the object's centre, and moves ``length`` in a straight line (hand-computed from
+    the first and last tool positions); the defaults draw as before (same seed, same path)."""
+    import torch
+
+    from kinematics import load_robot
+    from pointwm.data.sim.motion import plan_push, tool_link
+    from pointwm.data.sim.scene import ObjectSpec
+
+    robot = load_robot("panda")
+    obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
+    made = 0
+    for s in range(10):
+        m = plan_push(robot, np.random.default_rng(s), obj, 0, 10, 0.1, gap=(0.0, 0.005), length=(0.22, 0.25))
+        if m is None:
+            continue
+        made += 1
+        tips = robot.link_poses(torch.from_numpy(m.q[[0, -1]]))[:, tool_link(robot), :3, 3].numpy()
+        start_gap = np.hypot(*(tips[0, :2] - np.array(obj.xy))) - obj.radius
+        assert -0.002 <= start_gap <= 0.005 + 0.002, start_gap
+        assert 0.22 - 0.002 <= np.linalg.norm(tips[1, :2] - tips[0, :2]) <= 0.25 + 0.002
+        assert np.allclose(m.q, plan_push(robot, np.random.default_rng(s), obj, 0, 10, 0.1,
+                                          gap=(0.0, 0.005), length=(0.22, 0.25)).q)
+    assert made >= 5, f"only {made}/10 pushes were reachable"
+    a = plan_push(robot, np.random.default_rng(3), obj, 0, 10, 0.1)
+    b = plan_push(robot, np.random.default_rng(3), obj, 0, 10, 0.1, gap=(0.02, 0.06), length=(0.08, 0.2))
+    assert (a is None and b is None) or np.array_equal(a.q, b.q)
+
+
+@pytest.mark.parametrize("field", ["push_gap", "push_length"])
+def test_bad_push_ranges_are_rejected(field):
+    with pytest.raises(ValueError, match=f"SimConfig.{field}"):
+        SimConfig(**{field: (0.05, 0.01)})
+    with pytest.raises(ValueError, match=f"SimConfig.{field}"):
+        SimConfig(**{field: (-0.01, 0.01)})
+
+
 def test_probe_prob_one_makes_probes():
     c = generate_clip(11, 0, SimConfig(width=64, height=48, cameras=(1, 1), objects=(1, 2), push_prob=1.0, probe_prob=1.0))
     assert c.provenance["motion"] == "probe"
@@ -209,8 +247,9 @@ def test_later_fields_are_recorded_only_when_not_default():
     manifest config has neither key, and the default config must write neither."""
     d = SimConfig().to_dict()
     assert "shapes" not in d and "probe_prob" not in d
-    d = SimConfig(shapes=("capsule", "ellipsoid"), probe_prob=0.5).to_dict()
-    assert d["shapes"] == ["capsule", "ellipsoid"] and d["probe_prob"] == 0.5
+    assert "push_gap" not in d and "push_length" not in d
+    d = SimConfig(shapes=("capsule", "ellipsoid"), probe_prob=0.5, push_gap=(0.0, 0.01)).to_dict()
+    assert d["shapes"] == ["capsule", "ellipsoid"] and d["probe_prob"] == 0.5 and d["push_gap"] == [0.0, 0.01]
 
 
 def test_objects_the_robot_never_nears_stay_still():

@@ -158,3 +158,35 @@ def test_subgoal_cuts_the_way_to_the_target_along_the_line():
     assert goal_displacement((0.5, 0.1), (0.49, 0.1), subgoal=0.05) == pytest.approx((0.01, 0.0, 0.0))  # short: kept
     with pytest.raises(ValueError, match="subgoal"):
         EvalConfig(subgoal=0.0)
+
+
+def test_settle_steps_hold_the_robot_before_each_capture(panda, monkeypatch):
+    """With ``settle_steps`` the robot stands still that many plan steps after each
+    execution: captures are (execute_steps + settle_steps) * dt apart in simulated time, and
+    the robot does not move between the end of the execution and the capture."""
+    from planning import PlannerConfig
+    from pointwm.eval import closed_loop as cl
+
+    real_observe, real_execute = cl.SimEnv.observe, cl.SimEnv.execute
+    times, q_at_capture, q_after_execute = [], [], []
+
+    def observe(self, rng):
+        times.append(float(self.data.time))
+        q_at_capture.append(self.q.copy())
+        return real_observe(self, rng)
+
+    def execute(self, targets):
+        real_execute(self, targets)
+        if len(targets) == 3:  # the plan's steps, not a hold
+            q_after_execute.append(self.q.copy())
+
+    monkeypatch.setattr(cl.SimEnv, "observe", observe)
+    monkeypatch.setattr(cl.SimEnv, "execute", execute)
+    cfg = cl.EvalConfig(max_replans=3, success_radius=1e-6, settle_steps=2)
+    pcfg = PlannerConfig(K=4, T=4, iterations=1, seed=0)
+    cl.run_task(cl.make_task(3, cfg, panda, T=4), "mppi_zero", panda, pcfg, cfg)
+    assert np.diff(times) == pytest.approx([(3 + 2) * pcfg.dt] * 2)
+    for q_cap, q_exec in zip(q_at_capture[1:], q_after_execute, strict=False):
+        assert np.array_equal(q_cap, q_exec)
+    with pytest.raises(ValueError, match="settle_steps"):
+        cl.EvalConfig(settle_steps=-1)

@@ -33,6 +33,11 @@ class SimConfig:
                    cylinder on its side: it rolls), ``prism`` (a convex 3-8-sided
                    prism or frustum) and ``rock`` (the convex hull of 6-20 random points,
                    resting on its largest face) widen a training family on request.
+    push_gap:      (lo, hi) metres between the tool and the object's bounding circle at the
+                   start of a straight push (default 2-6 cm: the tool reaches the object
+                   during the clip; near 0: it starts at the object, as a closed-loop
+                   planner's tool does after its first replan).
+    push_length:   (lo, hi) metres the tool moves in a straight push (default 8-20 cm).
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """
@@ -50,6 +55,8 @@ class SimConfig:
     push_prob: float = 0.75
     probe_prob: float = 0.0
     shapes: tuple[str, ...] = ("box", "cylinder", "sphere")
+    push_gap: tuple[float, float] = (0.02, 0.06)
+    push_length: tuple[float, float] = (0.08, 0.2)
     voxel_size: float = 0.015
     max_points: int = 12000
     workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
@@ -65,6 +72,8 @@ class SimConfig:
         pair("cameras", 1)
         pair("objects", 1)
         pair("fov_deg", 1.0)
+        pair("push_gap", 0.0)
+        pair("push_length", 0.0)
         for name in ("num_steps", "width", "height", "max_points"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"SimConfig.{name}: expected a positive integer, got {getattr(self, name)}")
@@ -92,7 +101,8 @@ class SimConfig:
         return int(round(self.step_dt / self.physics_dt))
 
     def to_dict(self) -> dict:
-        """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``) appear
+        """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``,
+        ``push_gap``, ``push_length``) appear
         only when they differ from their defaults, so that archives written before them
         still resume with the same command."""
         d = asdict(self)
@@ -102,4 +112,5 @@ class SimConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
-_LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere")}
+_LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
+                 "push_length": (0.08, 0.2)}

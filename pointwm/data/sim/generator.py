@@ -178,8 +178,11 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
     motion: Motion | None = None
     if rng.uniform() < cfg.push_prob and scene.objects:
         k = int(rng.integers(len(scene.objects)))
-        plan = plan_probe if cfg.probe_prob > 0 and rng.uniform() < cfg.probe_prob else plan_push
-        motion = plan(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
+        if cfg.probe_prob > 0 and rng.uniform() < cfg.probe_prob:
+            motion = plan_probe(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
+        else:
+            motion = plan_push(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt,
+                               gap=cfg.push_gap, length=cfg.push_length)
     if motion is None:
         motion = plan_reach(robot, rng, cfg.num_steps, cfg.step_dt)
     if motion is None:

@@ -104,19 +104,22 @@ def clear_of_table(robot, q: np.ndarray, margin: float = 0.003) -> bool:
 
 
 def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_steps: int,
-              step_dt: float) -> Motion | None:
+              step_dt: float, gap: tuple[float, float] = (0.02, 0.06),
+              length: tuple[float, float] = (0.08, 0.2)) -> Motion | None:
     """Approach pose just behind ``obj``, then a straight push through it (None if unreachable).
 
-    The tool starts 2-6 cm behind the object's bounding circle opposite a random push
-    direction, fingers nearly closed, at 2-4 cm height, and moves 8-20 cm in 1 clip.
+    The tool starts ``gap`` (default 2-6 cm) behind the object's bounding circle opposite a
+    random push direction, fingers nearly closed, at 2-4 cm height, and moves ``length``
+    (default 8-20 cm) in 1 clip. A gap near 0 starts the clip with the tool at the object,
+    as a closed-loop planner does after its first replan.
     """
     arm, grip = arm_and_grippers(robot)
     ang = float(rng.uniform(-math.pi, math.pi))
     d = np.array([math.cos(ang), math.sin(ang), 0.0])
-    gap = float(rng.uniform(0.02, 0.06))
+    gap_m = float(rng.uniform(*gap))
     height = float(np.clip(obj.half_height, 0.02, 0.04))
-    start = np.array([*obj.xy, height]) - d * (obj.radius + gap)
-    length = float(rng.uniform(0.08, 0.2))
+    start = np.array([*obj.xy, height]) - d * (obj.radius + gap_m)
+    length_m = float(rng.uniform(*length))
     R = down_rotation(ang + math.pi / 2)  # fingers side by side across the push direction
     q0 = robot.default_q.numpy().copy()
     q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
@@ -127,7 +130,7 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
         return None
     qs = [q]
     for t in range(1, num_steps + 1):
-        q, err = dls_ik(robot, q, start + d * length * t / num_steps, R, arm, iters=15)
+        q, err = dls_ik(robot, q, start + d * length_m * t / num_steps, R, arm, iters=15)
         if err > 0.01:
             return None
         qs.append(q)
