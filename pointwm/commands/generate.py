@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "in contact, as a closed-loop planner does after its first replan (default: %(default)s)")
     p.add_argument("--push-length", type=float, nargs=2, default=list(d.push_length), metavar=("LO", "HI"),
                    help="metres the tool moves in a straight push (default: %(default)s)")
+    p.add_argument("--push-offset", type=float, default=d.push_offset, metavar="M",
+                   help="a straight push's line passes up to M metres to the side of the object's centre, "
+                   "so pushes turn, deflect, graze or miss it (default: %(default)s, through the centre)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
         push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
         push_gap=tuple(args.push_gap), push_length=tuple(args.push_length),
+        push_offset=args.push_offset,
     )
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,

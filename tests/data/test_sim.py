@@ -229,6 +229,36 @@ def test_push_gap_and_length_place_the_tool_and_its_path():
     assert (a is None and b is None) or np.array_equal(a.q, b.q)
 
 
+def test_push_offset_moves_the_push_line_off_the_centre():
+    """plan_push(offset=M): the straight tool path passes the object's centre at a lateral
+    distance of at most M (hand-computed from the path's first and last tool positions), and
+    the draws spread over that band; offset 0 passes through the centre."""
+    import torch
+
+    from kinematics import load_robot
+    from pointwm.data.sim.motion import plan_push, tool_link
+    from pointwm.data.sim.scene import ObjectSpec
+
+    robot = load_robot("panda")
+    obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
+
+    def lateral(m):
+        tips = robot.link_poses(torch.from_numpy(m.q[[0, -1]]))[:, tool_link(robot), :2, 3].numpy()
+        u = (tips[1] - tips[0]) / np.linalg.norm(tips[1] - tips[0])
+        r = np.asarray(obj.xy) - tips[0]
+        return float(u[0] * r[1] - u[1] * r[0])
+
+    offsets = [lateral(m) for s in range(12)
+               if (m := plan_push(robot, np.random.default_rng(s), obj, 0, 10, 0.1, offset=0.03)) is not None]
+    assert len(offsets) >= 6
+    assert max(abs(o) for o in offsets) <= 0.03 + 0.002
+    assert max(abs(o) for o in offsets) > 0.01  # the band is used, not only its middle
+    centred = [lateral(m) for s in range(4) if (m := plan_push(robot, np.random.default_rng(s), obj, 0, 10, 0.1)) is not None]
+    assert max(abs(o) for o in centred) <= 0.002
+    with pytest.raises(ValueError, match="SimConfig.push_offset"):
+        SimConfig(push_offset=-0.01)
+
+
 @pytest.mark.parametrize("field", ["push_gap", "push_length"])
 def test_bad_push_ranges_are_rejected(field):
     with pytest.raises(ValueError, match=f"SimConfig.{field}"):
@@ -247,7 +277,7 @@ def test_later_fields_are_recorded_only_when_not_default():
     manifest config has neither key, and the default config must write neither."""
     d = SimConfig().to_dict()
     assert "shapes" not in d and "probe_prob" not in d
-    assert "push_gap" not in d and "push_length" not in d
+    assert "push_gap" not in d and "push_length" not in d and "push_offset" not in d
     d = SimConfig(shapes=("capsule", "ellipsoid"), probe_prob=0.5, push_gap=(0.0, 0.01)).to_dict()
     assert d["shapes"] == ["capsule", "ellipsoid"] and d["probe_prob"] == 0.5 and d["push_gap"] == [0.0, 0.01]
 

@@ -38,6 +38,9 @@ class SimConfig:
                    during the clip; near 0: it starts at the object, as a closed-loop
                    planner's tool does after its first replan).
     push_length:   (lo, hi) metres the tool moves in a straight push (default 8-20 cm).
+    push_offset:   metres; a straight push's line passes a uniform draw in [-push_offset,
+                   push_offset] to the side of the object's centre (default 0: through it),
+                   so pushes turn, deflect, graze or miss the object.
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """
@@ -57,6 +60,7 @@ class SimConfig:
     shapes: tuple[str, ...] = ("box", "cylinder", "sphere")
     push_gap: tuple[float, float] = (0.02, 0.06)
     push_length: tuple[float, float] = (0.08, 0.2)
+    push_offset: float = 0.0
     voxel_size: float = 0.015
     max_points: int = 12000
     workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
@@ -85,6 +89,8 @@ class SimConfig:
         ratio = self.step_dt / self.physics_dt
         if abs(ratio - round(ratio)) > 1e-6:
             raise ValueError(f"SimConfig: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
+        if not (0.0 <= self.push_offset <= 0.2):
+            raise ValueError(f"SimConfig.push_offset: expected metres in [0, 0.2], got {self.push_offset}")
         for name in ("push_prob", "probe_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
@@ -102,7 +108,7 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``,
-        ``push_gap``, ``push_length``) appear
+        ``push_gap``, ``push_length``, ``push_offset``) appear
         only when they differ from their defaults, so that archives written before them
         still resume with the same command."""
         d = asdict(self)
@@ -113,4 +119,4 @@ class SimConfig:
 
 
 _LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
-                 "push_length": (0.08, 0.2)}
+                 "push_length": (0.08, 0.2), "push_offset": 0.0}

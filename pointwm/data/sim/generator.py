@@ -182,7 +182,7 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
             motion = plan_probe(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
         else:
             motion = plan_push(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt,
-                               gap=cfg.push_gap, length=cfg.push_length)
+                               gap=cfg.push_gap, length=cfg.push_length, offset=cfg.push_offset)
     if motion is None:
         motion = plan_reach(robot, rng, cfg.num_steps, cfg.step_dt)
     if motion is None:

@@ -105,13 +105,16 @@ def clear_of_table(robot, q: np.ndarray, margin: float = 0.003) -> bool:
 
 def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_steps: int,
               step_dt: float, gap: tuple[float, float] = (0.02, 0.06),
-              length: tuple[float, float] = (0.08, 0.2)) -> Motion | None:
+              length: tuple[float, float] = (0.08, 0.2), offset: float = 0.0) -> Motion | None:
     """Approach pose just behind ``obj``, then a straight push through it (None if unreachable).
 
     The tool starts ``gap`` (default 2-6 cm) behind the object's bounding circle opposite a
     random push direction, fingers nearly closed, at 2-4 cm height, and moves ``length``
     (default 8-20 cm) in 1 clip. A gap near 0 starts the clip with the tool at the object,
-    as a closed-loop planner does after its first replan.
+    as a closed-loop planner does after its first replan. ``offset`` > 0 (m) moves the push
+    line sideways off the object's centre by a uniform draw in [-offset, offset]: off-centre
+    pushes turn and deflect the object, or graze and miss it (0, the default: through the
+    centre, and no draw, so archives made before it are unchanged).
     """
     arm, grip = arm_and_grippers(robot)
     ang = float(rng.uniform(-math.pi, math.pi))
@@ -120,6 +123,8 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
     height = float(np.clip(obj.half_height, 0.02, 0.04))
     start = np.array([*obj.xy, height]) - d * (obj.radius + gap_m)
     length_m = float(rng.uniform(*length))
+    if offset > 0:
+        start = start + np.array([-d[1], d[0], 0.0]) * float(rng.uniform(-offset, offset))
     R = down_rotation(ang + math.pi / 2)  # fingers side by side across the push direction
     q0 = robot.default_q.numpy().copy()
     q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
