@@ -12,7 +12,8 @@ below 1: the model under-predicts the motion).
 With ``--offsets``, the pushes are instead 15 cm long and pass the object's centre at the
 given lateral offsets (cm; the tool slides sideways over the first 3 steps, then pushes):
 printed is the object's displacement at step T along and across the push, model and
-simulator, and at the end the mean absolute error of each against the simulator for the
+simulator, and at the end the mean error (length of the difference of those two
+displacements) of the model, and of predicting no motion, against the simulator, for the
 centred (|offset| < 1.5 cm) and the off-centre pushes (a model that ignores the offset
 predicts a full push where the tool grazes or misses the object).
 
@@ -43,6 +44,8 @@ def main() -> int:
                    help="lateral offsets (cm) of 15 cm pushes, instead of centred pushes of 5-20 cm")
     p.add_argument("--robot", default="panda")
     args = p.parse_args()
+    if args.seeds[1] <= args.seeds[0]:
+        p.error(f"--seeds: expected FIRST < END, got {args.seeds[0]} {args.seeds[1]}")
     os.environ.setdefault("MUJOCO_GL", "egl")
     torch.set_num_threads(2)
     from kinematics import load_robot
@@ -52,7 +55,7 @@ def main() -> int:
 
     robot = load_robot(args.robot)
     model = WorldModel.load(args.checkpoint)
-    T, dt = model.config.num_steps, 0.1
+    T, dt = model.config.num_steps, 0.1  # dt: the closed_loop planner preset's step (s)
     tool = tool_link(robot)
     arm, _ = arm_and_grippers(robot)
     cfg = EvalConfig(robot=args.robot)
@@ -92,7 +95,6 @@ def main() -> int:
         flows = robot.point_flow(q).float()
         sim = SimDynamics(env, seg)(cloud, flows, q_traj=q)
         pred = model.predict(cloud, flows)
-        u = torch.from_numpy(d[:2]).float()
         if args.offsets:
             axes = torch.from_numpy(np.stack([d[:2], n[:2]], 1)).float()
             for i, o in enumerate(args.offsets):
@@ -103,13 +105,14 @@ def main() -> int:
                 errors[f"{key} zero"].append(float(torch.linalg.vector_norm(s)))
                 print(f"seed {seed} offset {o:5.1f} cm: along/across model {m[0] * 100:5.1f} {m[1] * 100:5.1f} "
                       f"sim {s[0] * 100:5.1f} {s[1] * 100:5.1f} (cm)", flush=True)
-            continue
-        for i, L in enumerate(lengths):
-            s = sim[i][:, mask].mean(1)[:, :2] @ u
-            m = pred[i][:, mask].mean(1)[:, :2] @ u
-            sums += [float(m[2]), float(s[2]), float(m[-1]), float(s[-1])]
-            print(f"seed {seed} push {L * 100:4.0f} cm: step 3 model {m[2] * 100:5.1f} sim {s[2] * 100:5.1f} | "
-                  f"step {T} model {m[-1] * 100:5.1f} sim {s[-1] * 100:5.1f} (cm)", flush=True)
+        else:
+            u = torch.from_numpy(d[:2]).float()
+            for i, L in enumerate(lengths):
+                s = sim[i][:, mask].mean(1)[:, :2] @ u
+                m = pred[i][:, mask].mean(1)[:, :2] @ u
+                sums += [float(m[2]), float(s[2]), float(m[-1]), float(s[-1])]
+                print(f"seed {seed} push {L * 100:4.0f} cm: step 3 model {m[2] * 100:5.1f} sim {s[2] * 100:5.1f} | "
+                      f"step {T} model {m[-1] * 100:5.1f} sim {s[-1] * 100:5.1f} (cm)", flush=True)
     if args.offsets:
         print("mean |error| at step T (cm): " + ", ".join(
             f"{k} {100 * np.mean(v):.1f}" for k, v in errors.items() if v) + " (zero: predicting no motion)")

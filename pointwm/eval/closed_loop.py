@@ -256,8 +256,9 @@ class SimEnv:
         self.q = targets[-1].copy()
 
     def hold(self, steps: int) -> None:
-        """Keep the robot still for ``steps`` plan steps while the physics runs on."""
-        self.execute(np.repeat(self.q[None], steps, axis=0))
+        """Keep the robot still for ``steps`` plan steps while the physics runs on (0: nothing)."""
+        if steps > 0:
+            self.execute(np.repeat(self.q[None], steps, axis=0))
 
     # ------------------------------------------------------------------ observation
     def object_xy(self, k: int | None = None) -> np.ndarray:
@@ -367,8 +368,7 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             log.info("task %d: the object is out of view; following the previous plan", task.seed)
             env.execute(warm[: cfg.execute_steps].double().numpy())
             warm = shift_sequence(warm, cfg.execute_steps)
-            if cfg.settle_steps:
-                env.hold(cfg.settle_steps)
+            env.hold(cfg.settle_steps)
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         goal = Goal(mask=mask, displacement=disp)
@@ -381,8 +381,7 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         n = cfg.execute_steps
         env.execute(plan.actions[:n].double().numpy())
         warm = plan.shifted(n)
-        if cfg.settle_steps:
-            env.hold(cfg.settle_steps)
+        env.hold(cfg.settle_steps)
         if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:
             env.hold(2)  # done only if it stays there: a shoved object may still be sliding through
             if np.linalg.norm(env.object_xy() - target) <= cfg.success_radius:

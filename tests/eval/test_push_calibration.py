@@ -1,6 +1,6 @@
 """scripts/push_calibration.py on one push task, with an untrained tiny model: the simulator
 side is checked against physics (a centred push from the lined-up start moves the object
-forward; a push whose line passes 6 cm beside a small object misses it), and the summary
+forward; a push whose line passes 8 cm beside a 4.1 cm cylinder misses it), and the summary
 line is printed."""
 
 from __future__ import annotations
