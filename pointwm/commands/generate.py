@@ -52,6 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--push-offset", type=float, default=d.push_offset, metavar="M",
                    help="a straight push's line passes up to M metres to the side of the object's centre, "
                    "so pushes turn, deflect, graze or miss it (default: %(default)s, through the centre)")
+    p.add_argument("--task-prob", type=float, default=d.task_prob, metavar="P",
+                   help="fraction of clips drawn from closed-loop push-task states: an eval-plan task "
+                   "(seed >= 10^6, never an evaluation seed) driven 0-3 replans by MPPI with a no-motion "
+                   "model, then one of that planner's candidates; the task's simulator and cameras "
+                   "(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
         push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
         push_gap=tuple(args.push_gap), push_length=tuple(args.push_length),
-        push_offset=args.push_offset,
+        push_offset=args.push_offset, task_prob=args.task_prob,
     )
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,

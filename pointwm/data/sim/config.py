@@ -41,6 +41,12 @@ class SimConfig:
     push_offset:   metres; a straight push's line passes a uniform draw in [-push_offset,
                    push_offset] to the side of the object's centre (default 0: through it),
                    so pushes turn, deflect, graze or miss the object.
+    task_prob:     fraction of clips drawn from the states a closed-loop push planner visits
+                   (``pointwm.data.sim.task_states``: an ``eval-plan`` push task with a seed
+                   of at least 10^6, driven 0-3 replans by MPPI with a no-motion model, then
+                   one of that planner's candidates run for T steps). Those clips use the
+                   task's simulator (two fixed cameras, 128 x 96, physics step 0.004 s), not
+                   the fields above; 0 (the default) draws none, so archives are unchanged.
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """
@@ -61,6 +67,7 @@ class SimConfig:
     push_gap: tuple[float, float] = (0.02, 0.06)
     push_length: tuple[float, float] = (0.08, 0.2)
     push_offset: float = 0.0
+    task_prob: float = 0.0
     voxel_size: float = 0.015
     max_points: int = 12000
     workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
@@ -91,7 +98,7 @@ class SimConfig:
             raise ValueError(f"SimConfig: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
         if not (0.0 <= self.push_offset <= 0.2):
             raise ValueError(f"SimConfig.push_offset: expected metres in [0, 0.2], got {self.push_offset}")
-        for name in ("push_prob", "probe_prob"):
+        for name in ("push_prob", "probe_prob", "task_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
         shapes = tuple(self.shapes)
@@ -108,7 +115,7 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``,
-        ``push_gap``, ``push_length``, ``push_offset``) appear
+        ``push_gap``, ``push_length``, ``push_offset``, ``task_prob``) appear
         only when they differ from their defaults, so that archives written before them
         still resume with the same command."""
         d = asdict(self)
@@ -119,4 +126,4 @@ class SimConfig:
 
 
 _LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
-                 "push_length": (0.08, 0.2), "push_offset": 0.0}
+                 "push_length": (0.08, 0.2), "push_offset": 0.0, "task_prob": 0.0}

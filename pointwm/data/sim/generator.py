@@ -241,14 +241,43 @@ def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
     cfg = cfg or SimConfig()
     robot = sim_robot(cfg.robot)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+    if cfg.task_prob > 0 and rng.uniform() < cfg.task_prob:  # no draw at 0: archives unchanged
+        from pointwm.data.sim.task_states import task_state_clip
+
+        for _ in range(MAX_ATTEMPTS):
+            clip = task_state_clip(rng, clip_key(seed, index), cfg, seed, index)
+            if clip is not None:
+                return clip
+        raise GenerationError(f"clip {index} (seed {seed}): no push-task state in {MAX_ATTEMPTS} attempts")
     attempt, out = 0, None
     while out is None and attempt < MAX_ATTEMPTS:
         out = _attempt(rng, cfg, robot)
         attempt += 1
     if out is None:
         raise GenerationError(f"clip {index} (seed {seed}): no valid scene in {MAX_ATTEMPTS} attempts")
-    scene, motion, views, X, (xyz, col, seg, cam, normals) = out
-    T1 = cfg.num_steps + 1
+    scene, motion, views, X, pts = out
+    moved = np.linalg.norm(X[-1, :, :3, 3] - X[0, :, :3, 3], axis=-1) if X.shape[1] else np.zeros(0)
+    provenance = {
+        "generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed), "index": int(index),
+        "source": mujoco_source(), "attempts": attempt, "motion": motion.kind, "target": motion.target,
+        "objects": [o.kind for o in scene.objects], "object_moved_m": [round(float(m), 4) for m in moved],
+    }
+    return assemble_clip(clip_key(seed, index), cfg, robot, scene, motion.q, views, X, pts, provenance)
+
+
+def mujoco_source() -> str:
+    import mujoco
+
+    return f"mujoco {mujoco.__version__}"
+
+
+def assemble_clip(key: str, cfg: SimConfig, robot, scene: SceneSpec, q: np.ndarray, views: list[dict],
+                  X: np.ndarray, pts: tuple, provenance: dict) -> Clip:
+    """A checked ``Clip`` from one simulated run: joint path q (T+1, J), the t0 ``views``
+    (:func:`render_views`), object poses X (T+1, K, 4, 4) and the t0 points ``pts``
+    (:func:`scene_points`). Each point of body k moves with ``X_k(t) X_k(0)^-1``."""
+    xyz, col, seg, cam, normals = pts
+    T1 = q.shape[0]
     points = np.repeat(xyz[None], T1, axis=0)
     for k in range(X.shape[1]):
         m = seg == k + 1
@@ -257,20 +286,17 @@ def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
             points[:, m] = np.einsum("tij,nj->tni", rel[:, :3, :3], xyz[m]) + rel[:, None, :3, 3]
     grip = [robot.joint_names.index(n) for n in robot.gripper_joint_names]
     lo, hi = robot.lower.numpy(), robot.upper.numpy()
-    gripper = (motion.q[:, grip] - lo[grip]) / np.maximum(hi[grip] - lo[grip], 1e-9) if grip else np.ones((T1, 1))
-    moved = np.linalg.norm(X[-1, :, :3, 3] - X[0, :, :3, 3], axis=-1) if X.shape[1] else np.zeros(0)
+    gripper = (q[:, grip] - lo[grip]) / np.maximum(hi[grip] - lo[grip], 1e-9) if grip else np.ones((T1, 1))
     cams = tuple(
         CameraView(f"cam{i}", v["rgb"], v["depth"],
                    _intrinsics_K(cfg, c.fov_deg), _T_world_cam(c), v["seg"])
         for i, (v, c) in enumerate(zip(views, scene.cameras, strict=True))
     )
-    import mujoco
-
     return Clip(
-        key=clip_key(seed, index),
+        key=key,
         robot=cfg.robot,
         joint_names=tuple(robot.joint_names),
-        q=motion.q.astype(np.float32),
+        q=q.astype(np.float32),
         gripper=gripper.mean(axis=1).astype(np.float32),
         points=points.astype(np.float32),
         colors=col.astype(np.uint8),
@@ -281,12 +307,7 @@ def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
         segment=seg,
         cameras=cams,
         dt=cfg.step_dt,
-        provenance={
-            "generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed), "index": int(index),
-            "source": f"mujoco {mujoco.__version__}", "attempts": attempt, "motion": motion.kind,
-            "target": motion.target, "objects": [o.kind for o in scene.objects],
-            "object_moved_m": [round(float(m), 4) for m in moved],
-        },
+        provenance=provenance,
     ).check()
 
 

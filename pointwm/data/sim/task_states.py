@@ -1,0 +1,152 @@
+"""Clips from the states a closed-loop push planner visits (``SimConfig.task_prob``).
+
+A world model that plans pushes is asked, at every replan, to rank the planner's sampled
+candidates from the scene the last execution left: the tool at or beside the object, the
+object turned or still sliding. Random scenes and scripted pushes cover that distribution
+only by chance. A task-state clip is drawn from it directly:
+
+1. a push task as ``pointwm eval-plan`` makes them (:func:`pointwm.eval.closed_loop.make_task`),
+   with a task seed of at least ``TASK_SEED_BASE``, so never one that evaluation uses;
+2. MPPI with the no-motion model (``zero_dynamics``, the ``closed_loop`` planner preset)
+   drives the task for 0-3 replans of ``execute_steps`` each, then the robot holds still
+   0-2 steps;
+3. at that state the cameras render t0, the same planner samples candidates once more, and
+   one of them (its plan, or any of its samples, with equal probability) runs for T steps
+   while every body's pose is recorded.
+
+The simulator is the task's (``EvalConfig``: two fixed cameras, 128 x 96 pixels, physics
+step 0.004 s), so the clips show exactly what the planner sees; ``SimConfig`` supplies the
+robot, T and the step length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from pointwm.data.clip import Clip
+from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
+
+__all__ = ["TASK_SEED_BASE", "TaskState", "drive_task", "plan_at", "record", "task_state_clip"]
+
+TASK_SEED_BASE = 1_000_000  # task seeds drawn here are >= this; eval-plan's are far below it
+MAX_DRIVE_REPLANS = 3
+MAX_HOLD_STEPS = 2
+
+
+class _Recorder:
+    """``zero_dynamics`` that keeps every candidate joint path it is asked to roll out."""
+
+    uses_joint_trajectories = True
+
+    def __init__(self) -> None:
+        self.q: list[torch.Tensor] = []
+
+    def __call__(self, scene, robot_flows, q_traj):
+        from pointwm.eval.closed_loop import zero_dynamics
+
+        self.q.append(q_traj[:, 1:].float())
+        return zero_dynamics(scene, robot_flows)
+
+
+@dataclass
+class TaskState:
+    """A push task's simulator at a state its closed-loop planner reaches (:func:`drive_task`)."""
+
+    env: object  # pointwm.eval.closed_loop.SimEnv
+    planner: object  # planning.MPPIPlanner with the closed_loop preset
+    warm: torch.Tensor | None  # the last plan's actions shifted past the executed steps
+    info: dict  # task_seed, drive_replans, hold_steps
+
+
+def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
+    """Steps 1-2 of the module docstring; None when the drawn task has no reachable start or
+    its object leaves the cameras' view."""
+    from planning import MPPIPlanner, PlannerConfig
+    from pointwm.data.sim.generator import sim_robot
+    from pointwm.eval.closed_loop import EvalConfig, SimEnv, make_task, zero_dynamics
+
+    robot = sim_robot(cfg.robot)
+    ecfg = EvalConfig(robot=cfg.robot)
+    T, dt = cfg.num_steps, cfg.step_dt
+    task_seed = TASK_SEED_BASE + int(rng.integers(0, 2**30))
+    try:
+        task = make_task(task_seed, ecfg, robot, T, dt)
+    except RuntimeError:
+        return None
+    env = SimEnv(task, robot, ecfg, T, dt)
+    pcfg = replace(PlannerConfig.from_yaml("closed_loop"), T=T, dt=dt, seed=int(rng.integers(0, 2**31)))
+    state = TaskState(env, MPPIPlanner(pcfg), None, {"task_seed": task_seed})
+    drive = int(rng.integers(0, MAX_DRIVE_REPLANS + 1))
+    for _ in range(drive):
+        p = plan_at(state, zero_dynamics, rng)
+        if p is None:
+            return None
+        env.execute(p.actions[: ecfg.execute_steps].double().numpy())
+        state.warm = p.shifted(ecfg.execute_steps)
+    hold = int(rng.integers(0, MAX_HOLD_STEPS + 1))
+    env.hold(hold)
+    state.info.update(drive_replans=drive, hold_steps=hold)
+    return state
+
+
+def plan_at(state: TaskState, dynamics, rng: np.random.Generator):
+    """The planner's Plan from the current state (a fresh capture, the task's goal), or None
+    when the object is out of view."""
+    from planning import Goal
+    from pointwm.eval.closed_loop import goal_displacement
+
+    env = state.env
+    cloud, seg = env.observe(rng)
+    mask = torch.from_numpy(seg == env.task.obj + 1)
+    if not bool(mask.any()):
+        return None
+    disp = goal_displacement(env.task.target_xy, env.object_xy(), env.cfg.subgoal)
+    return state.planner.plan(dynamics, cloud, env.robot, torch.from_numpy(env.q).float(),
+                              Goal(mask=mask, displacement=disp), warm_start=state.warm)
+
+
+def record(state: TaskState, actions: np.ndarray, rng: np.random.Generator, key: str, provenance: dict) -> Clip | None:
+    """Render t0, run ``actions`` (T, J) one step at a time recording every body's pose, and
+    return the clip (None when the cameras see no scene points)."""
+    from pointwm.data.sim.generator import _object_poses, assemble_clip, render_views, scene_points
+
+    env = state.env
+    views = render_views(env.model, env.data, env.task.scene, env.sim_cfg, env.geom_segment)
+    pts = scene_points(views, env.task.scene, env.sim_cfg, rng)
+    if pts is None:
+        return None
+    q = np.concatenate([env.q[None], np.asarray(actions, dtype=np.float64)], axis=0)
+    X = [_object_poses(env.data, env.bodies)]
+    for t in range(len(actions)):
+        env.execute(q[t + 1 : t + 2])
+        X.append(_object_poses(env.data, env.bodies))
+    X = np.stack(X)
+    moved = np.linalg.norm(X[-1, :, :3, 3] - X[0, :, :3, 3], axis=-1)
+    provenance = {**provenance, "target": [round(float(v), 4) for v in env.task.target_xy],
+                  "objects": [o.kind for o in env.task.scene.objects],
+                  "object_moved_m": [round(float(m), 4) for m in moved]}
+    return assemble_clip(key, env.sim_cfg, env.robot, env.task.scene, q, views, X, pts, provenance)
+
+
+def task_state_clip(rng: np.random.Generator, key: str, cfg: SimConfig, seed: int, index: int) -> Clip | None:
+    """One clip from a state of a closed-loop push task (module docstring); None when the
+    drawn task has no reachable start or its object leaves the cameras' view."""
+    from pointwm.data.sim.generator import GENERATOR, mujoco_source
+
+    state = drive_task(rng, cfg)
+    if state is None:
+        return None
+    recorder = _Recorder()
+    p = plan_at(state, recorder, rng)
+    if p is None:
+        return None
+    samples = torch.cat(recorder.q)  # (iterations * K, T, J): every candidate it weighed
+    use_plan = bool(rng.uniform() < 0.5)
+    actions = p.actions if use_plan else samples[int(rng.integers(len(samples)))]
+    provenance = {"generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed), "index": int(index),
+                  "source": mujoco_source(), "motion": "task", **state.info,
+                  "candidate": "plan" if use_plan else "sample"}
+    return record(state, actions.double().numpy(), rng, key, provenance)

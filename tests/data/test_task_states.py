@@ -1,0 +1,81 @@
+"""Clips from closed-loop push-task states (``SimConfig.task_prob``): what the planner sees,
+flows that agree with the planner's simulator oracle, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pointwm.data.sim import SimConfig, generate_clip
+from pointwm.data.sim.task_states import TASK_SEED_BASE, drive_task, plan_at, record
+
+CFG = SimConfig(task_prob=1.0)
+
+
+@pytest.fixture(scope="module")
+def task_clip():
+    return generate_clip(3, 0, CFG)
+
+
+def test_task_clip_starts_from_a_closed_loop_state(task_clip):
+    from pointwm.data.sim.generator import sim_robot
+
+    c, p = task_clip, task_clip.provenance
+    assert p["motion"] == "task" and p["task_seed"] >= TASK_SEED_BASE  # never an eval-plan seed
+    assert 0 <= p["drive_replans"] <= 3 and 0 <= p["hold_steps"] <= 2 and p["candidate"] in ("plan", "sample")
+    # The task's simulator: its two fixed cameras at 128 x 96, one target on the table.
+    assert len(c.cameras) == 2 and c.cameras[0].rgb.shape == (96, 128, 3)
+    assert c.num_steps == 10 and c.dt == pytest.approx(0.1)
+    # The candidate is one the planner may execute: inside the joint limits, and no joint
+    # faster than its velocity limit in any step.
+    robot = sim_robot("panda")
+    q = c.q.astype(np.float64)
+    assert (q >= robot.lower.numpy() - 1e-5).all() and (q <= robot.upper.numpy() + 1e-5).all()
+    assert (np.abs(np.diff(q, axis=0)) <= robot.velocity_limits.numpy() * c.dt + 1e-5).all()
+    static = c.segment == 0
+    assert static.any()
+    np.testing.assert_array_equal(c.points[:, static], np.broadcast_to(c.xyz[static], c.points[:, static].shape))
+
+
+def test_same_seed_same_task_clip(task_clip):
+    again = generate_clip(3, 0, CFG)
+    np.testing.assert_array_equal(again.points, task_clip.points)
+    np.testing.assert_array_equal(again.q, task_clip.q)
+    assert again.provenance == task_clip.provenance
+
+
+def test_recorded_flows_match_the_planners_simulator_oracle():
+    """The clip's point futures (body poses, rigid transform of t0 points) equal what
+    ``SimDynamics`` (the eval-plan oracle, its own code path) predicts for the same joint
+    path from the same state."""
+    import mujoco
+
+    from pointwm.eval.closed_loop import SimDynamics, zero_dynamics
+    from pointwm.geometry import PointCloud
+
+    rng = np.random.default_rng(4)
+    state = None
+    while state is None:
+        state = drive_task(rng, SimConfig())
+    env = state.env
+    actions = plan_at(state, zero_dynamics, rng).actions.double().numpy()
+    saved = np.empty(mujoco.mj_stateSize(env.model, mujoco.mjtState.mjSTATE_INTEGRATION))
+    mujoco.mj_getState(env.model, env.data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
+    q0 = env.q.copy()
+    clip = record(state, actions, rng, "t", {})
+    assert max(clip.provenance["object_moved_m"]) > 0.01, "the candidate should move something"
+    mujoco.mj_setState(env.model, env.data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
+    mujoco.mj_forward(env.model, env.data)
+    env.q = q0
+    q_traj = torch.from_numpy(np.concatenate([q0[None], actions]))[None]
+    flows = SimDynamics(env, clip.segment.astype(np.int64))(
+        PointCloud(torch.from_numpy(clip.xyz.astype(np.float64))), None, q_traj=q_traj)[0].numpy()
+    np.testing.assert_allclose(clip.points[1:] - clip.points[0], flows, atol=1e-5)
+
+
+def test_task_prob_is_checked_and_recorded_only_when_set():
+    with pytest.raises(ValueError, match="task_prob"):
+        SimConfig(task_prob=1.5)
+    assert "task_prob" not in SimConfig().to_dict()
+    assert SimConfig(task_prob=0.5).to_dict()["task_prob"] == 0.5
