@@ -11,7 +11,8 @@ before every step and each sample's augmentation from ``(seed, rank, position)``
 resumed from a checkpoint (weights, optimiser, scheduler, data position = step x batch)
 repeats the uninterrupted run step for step, bit for bit on the same machine.
 
-Run folder ``OUT``: ``config.json`` (the resolved train config), ``metrics.csv``,
+Run folder ``OUT``: ``config.json`` (the resolved train config), ``run.json`` (the data
+archives in the order given, their clip counts and content digests, and ``--init``), ``metrics.csv``,
 ``tensorboard/`` (when the ``tensorboard`` package is installed), ``checkpoints/``
 (:mod:`pointwm.train.checkpoint`) and ``model.safetensors`` (the final weights).
 """
@@ -278,6 +279,16 @@ def train(
             torch.distributed.destroy_process_group()
 
 
+def _shards_digest(manifest) -> str:
+    """sha256 over the manifest's shard checksums in index order: one id for an archive's content."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sh in sorted(manifest.shards, key=lambda sh: sh.index):
+        h.update(sh.sha256.encode())
+    return h.hexdigest()
+
+
 def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_after) -> TrainResult:
     import torch.distributed as dist
     from torch.utils.data import DataLoader
@@ -318,6 +329,13 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
         tmp = out / ".config.json.tmp"
         tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
         os.replace(tmp, out / "config.json")
+        if state is None:  # what this run started from, in the order given (it sets the data order)
+            run = {"data": [{"root": str(m.root), "clips": m.num_clips,
+                             "shards_sha256": _shards_digest(m)} for m in manifests],
+                   "init": None if init is None else str(init)}
+            tmp = out / ".run.json.tmp"
+            tmp.write_text(json.dumps(run, indent=2))
+            os.replace(tmp, out / "run.json")
 
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)

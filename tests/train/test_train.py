@@ -66,6 +66,15 @@ def test_flow_std_from_data_and_metrics_csv(tiny_archive, tmp_path):
     head, *rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert head.startswith("step,lr,loss,grad_norm,l2,l2_moved,l2_static,moved_fraction,l2_moved_t1")
     assert len(rows) == 2 and "clips_per_s,data_wait" in head
+    # run.json names the data it was trained on, so a run can be reproduced
+    import json
+
+    from pointwm.data.archive import read_manifest
+
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    m = read_manifest(tiny_archive)
+    assert run["init"] is None and [d["root"] for d in run["data"]] == [str(m.root)]
+    assert run["data"][0]["clips"] == m.num_clips and len(run["data"][0]["shards_sha256"]) == 64
 
 
 def test_resume_with_another_model_config_is_a_clear_error(tiny_archive, tmp_path):
