@@ -57,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(seed >= 10^6, never an evaluation seed) driven 0-3 replans by MPPI with a no-motion "
                    "model, then one of that planner's candidates; the task's simulator and cameras "
                    "(default: %(default)s)")
+    p.add_argument("--task-driver", default=d.task_driver, metavar="CKPT",
+                   help="world-model checkpoint whose MPPI drives the --task-prob tasks and proposes "
+                   "the recorded candidates, so the clips show the learned planner's own states "
+                   "(about 5 s a replan for the tiny model on a CPU; default: the no-motion model)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
         push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
         push_gap=tuple(args.push_gap), push_length=tuple(args.push_length),
-        push_offset=args.push_offset, task_prob=args.task_prob,
+        push_offset=args.push_offset, task_prob=args.task_prob, task_driver=args.task_driver,
     )
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,

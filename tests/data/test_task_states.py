@@ -79,3 +79,50 @@ def test_task_prob_is_checked_and_recorded_only_when_set():
         SimConfig(task_prob=1.5)
     assert "task_prob" not in SimConfig().to_dict()
     assert SimConfig(task_prob=0.5).to_dict()["task_prob"] == 0.5
+
+
+def test_a_checkpoint_driver_plans_every_replan_and_the_recorded_candidate(monkeypatch, tmp_path):
+    """With ``task_driver`` the tasks are driven, and the recorded candidate proposed, by MPPI
+    with that checkpoint's model (the learned planner's own states), planning with the robot
+    points of the robot's YAML as eval-plan does; the no-motion model is never used."""
+    from pointwm.data.sample import robot_by_name
+    from pointwm.data.sim import task_states
+    from pointwm.eval import closed_loop
+
+    calls = []
+
+    class Model:  # a stand-in world model: counts its rollouts, predicts no motion
+        def predict(self, scene, robot_flows):
+            calls.append(tuple(robot_flows.shape))
+            K, T1 = robot_flows.shape[:2]
+            return robot_flows.new_zeros(K, T1 - 1, len(scene.xyz), 3)
+
+    ckpt = tmp_path / "driver.safetensors"
+    ckpt.write_bytes(b"stand-in")
+    monkeypatch.setattr(task_states, "_driver_model", lambda path: Model())
+    monkeypatch.setattr(closed_loop, "zero_dynamics", lambda *a: pytest.fail("the no-motion model was used"))
+    cfg = SimConfig(task_prob=1.0, task_driver=str(ckpt))
+    clip = generate_clip(3, 1, cfg)
+    p = clip.provenance
+    assert p["driver"] == str(ckpt) and p["motion"] == "task"
+    # one plan per drive replan and one for the recorded candidate, each K x iterations rollouts
+    M = robot_by_name("panda").num_points
+    assert len(calls) == 2 * (p["drive_replans"] + 1) and all(c == (32, 11, M, 3) for c in calls)
+
+
+def test_task_driver_needs_tasks_and_a_file(tmp_path):
+    with pytest.raises(ValueError, match="task_prob > 0"):
+        SimConfig(task_driver=str(tmp_path))
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        SimConfig(task_prob=1.0, task_driver=str(tmp_path / "missing.safetensors"))
+    assert "task_driver" not in SimConfig(task_prob=1.0).to_dict()
+
+
+def test_generate_cli_rejects_a_missing_driver_in_one_line(tmp_path, capsys):
+    from data_helpers import run_cli
+
+    code = run_cli(["generate", str(tmp_path / "a"), "--clips", "1", "--task-prob", "1",
+                    "--task-driver", str(tmp_path / "nope.safetensors"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "no such checkpoint" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "a").exists()

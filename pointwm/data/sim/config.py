@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 __all__ = ["GENERATOR_VERSION", "OBJECT_SHAPES", "SimConfig"]
@@ -47,6 +48,9 @@ class SimConfig:
                    one of that planner's candidates run for T steps). Those clips use the
                    task's simulator (two fixed cameras, 128 x 96, physics step 0.004 s), not
                    the fields above; 0 (the default) draws none, so archives are unchanged.
+    task_driver:   world-model checkpoint whose MPPI drives those tasks and proposes the
+                   recorded candidate (the learned planner's own states: DAgger-style data);
+                   "" (the default): the no-motion model.
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """
@@ -68,6 +72,7 @@ class SimConfig:
     push_length: tuple[float, float] = (0.08, 0.2)
     push_offset: float = 0.0
     task_prob: float = 0.0
+    task_driver: str = ""
     voxel_size: float = 0.015
     max_points: int = 12000
     workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
@@ -101,6 +106,10 @@ class SimConfig:
         for name in ("push_prob", "probe_prob", "task_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
+        if self.task_driver and not self.task_prob > 0:
+            raise ValueError(f"SimConfig.task_driver {self.task_driver!r} drives push tasks: it needs task_prob > 0")
+        if self.task_driver and not os.path.isfile(self.task_driver):
+            raise ValueError(f"SimConfig.task_driver: no such checkpoint file: {self.task_driver!r}")
         shapes = tuple(self.shapes)
         if not shapes or any(k not in OBJECT_SHAPES for k in shapes) or len(set(shapes)) != len(shapes):
             raise ValueError(f"SimConfig.shapes: expected distinct kinds from {OBJECT_SHAPES}, got {self.shapes}")
@@ -115,7 +124,7 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``,
-        ``push_gap``, ``push_length``, ``push_offset``, ``task_prob``) appear
+        ``push_gap``, ``push_length``, ``push_offset``, ``task_prob``, ``task_driver``) appear
         only when they differ from their defaults, so that archives written before them
         still resume with the same command."""
         d = asdict(self)
@@ -126,4 +135,5 @@ class SimConfig:
 
 
 _LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
-                 "push_length": (0.08, 0.2), "push_offset": 0.0, "task_prob": 0.0}
+                 "push_length": (0.08, 0.2), "push_offset": 0.0, "task_prob": 0.0,
+                 "task_driver": ""}

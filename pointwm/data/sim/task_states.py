@@ -7,9 +7,11 @@ only by chance. A task-state clip is drawn from it directly:
 
 1. a push task as ``pointwm eval-plan`` makes them (:func:`pointwm.eval.closed_loop.make_task`),
    with a task seed of at least ``TASK_SEED_BASE``, so never one that evaluation uses;
-2. MPPI with the no-motion model (``zero_dynamics``, the ``closed_loop`` planner preset)
-   drives the task for 0-3 replans of ``execute_steps`` each, then the robot holds still
-   0-2 steps;
+2. MPPI (the ``closed_loop`` planner preset) drives the task for 0-3 replans of
+   ``execute_steps`` each, then the robot holds still 0-2 steps. Its model, the driver
+   (``SimConfig.task_driver``), is the no-motion model (``zero_dynamics``) by default, or a
+   world-model checkpoint: then the states and candidates are those of the learned planner
+   itself (DAgger-style data for the next model), at the cost of a model rollout per replan;
 3. at that state the cameras render t0, the same planner samples candidates once more, and
    one of them (its plan, or any of its samples, with equal probability) runs for T steps
    while every body's pose is recorded.
@@ -21,6 +23,7 @@ robot, T and the step length.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,18 +40,39 @@ MAX_HOLD_STEPS = 2
 
 
 class _Recorder:
-    """``zero_dynamics`` that keeps every candidate joint path it is asked to roll out."""
+    """Planning dynamics that keeps every candidate joint path it is asked to roll out."""
 
     uses_joint_trajectories = True
 
-    def __init__(self) -> None:
+    def __init__(self, dynamics) -> None:
+        self.dynamics = dynamics
         self.q: list[torch.Tensor] = []
 
     def __call__(self, scene, robot_flows, q_traj):
-        from pointwm.eval.closed_loop import zero_dynamics
-
         self.q.append(q_traj[:, 1:].float())
-        return zero_dynamics(scene, robot_flows)
+        return self.dynamics(scene, robot_flows)
+
+
+@functools.lru_cache(maxsize=2)
+def _driver_model(path: str):
+    """The world model of checkpoint ``path`` (loaded once per process)."""
+    from pointwm.model import WorldModel
+
+    return WorldModel.load(path)
+
+
+def _driver(cfg: SimConfig):
+    """(planning dynamics, planning robot) of the driver ``cfg.task_driver``: the no-motion
+    model with the simulator's robot points, or a checkpoint's world model with the robot
+    points of the robot's YAML (as ``pointwm eval-plan`` plans)."""
+    from planning import world_model_dynamics
+    from pointwm.data.sample import robot_by_name
+    from pointwm.data.sim.generator import sim_robot
+    from pointwm.eval.closed_loop import zero_dynamics
+
+    if not cfg.task_driver:
+        return zero_dynamics, sim_robot(cfg.robot)
+    return world_model_dynamics(_driver_model(cfg.task_driver)), robot_by_name(cfg.robot)
 
 
 @dataclass
@@ -57,6 +81,7 @@ class TaskState:
 
     env: object  # pointwm.eval.closed_loop.SimEnv
     planner: object  # planning.MPPIPlanner with the closed_loop preset
+    dynamics: object  # what the planner plans with (the driver)
     warm: torch.Tensor | None  # the last plan's actions shifted past the executed steps
     info: dict  # task_seed, drive_replans, hold_steps
 
@@ -65,10 +90,9 @@ def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
     """Steps 1-2 of the module docstring; None when the drawn task has no reachable start or
     its object leaves the cameras' view."""
     from planning import MPPIPlanner, PlannerConfig
-    from pointwm.data.sim.generator import sim_robot
-    from pointwm.eval.closed_loop import EvalConfig, SimEnv, make_task, zero_dynamics
+    from pointwm.eval.closed_loop import EvalConfig, SimEnv, make_task
 
-    robot = sim_robot(cfg.robot)
+    dynamics, robot = _driver(cfg)
     ecfg = EvalConfig(robot=cfg.robot)
     T, dt = cfg.num_steps, cfg.step_dt
     task_seed = TASK_SEED_BASE + int(rng.integers(0, 2**30))
@@ -78,10 +102,10 @@ def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
         return None
     env = SimEnv(task, robot, ecfg, T, dt)
     pcfg = replace(PlannerConfig.from_yaml("closed_loop"), T=T, dt=dt, seed=int(rng.integers(0, 2**31)))
-    state = TaskState(env, MPPIPlanner(pcfg), None, {"task_seed": task_seed})
+    state = TaskState(env, MPPIPlanner(pcfg), dynamics, None, {"task_seed": task_seed})
     drive = int(rng.integers(0, MAX_DRIVE_REPLANS + 1))
     for _ in range(drive):
-        p = plan_at(state, zero_dynamics, rng)
+        p = plan_at(state, dynamics, rng)
         if p is None:
             return None
         env.execute(p.actions[: ecfg.execute_steps].double().numpy())
@@ -139,7 +163,7 @@ def task_state_clip(rng: np.random.Generator, key: str, cfg: SimConfig, seed: in
     state = drive_task(rng, cfg)
     if state is None:
         return None
-    recorder = _Recorder()
+    recorder = _Recorder(state.dynamics)
     p = plan_at(state, recorder, rng)
     if p is None:
         return None
@@ -149,4 +173,6 @@ def task_state_clip(rng: np.random.Generator, key: str, cfg: SimConfig, seed: in
     provenance = {"generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed), "index": int(index),
                   "source": mujoco_source(), "motion": "task", **state.info,
                   "candidate": "plan" if use_plan else "sample"}
+    if cfg.task_driver:
+        provenance["driver"] = cfg.task_driver
     return record(state, actions.double().numpy(), rng, key, provenance)
