@@ -120,6 +120,14 @@ class Manifest:
     def path(self, shard: ShardInfo) -> Path:
         return self.root / shard.name
 
+    @property
+    def content_sha256(self) -> str:
+        """sha256 (hex) over the shard checksums in index order: one id for the archive's clips."""
+        h = hashlib.sha256()
+        for s in sorted(self.shards, key=lambda s: s.index):
+            h.update(s.sha256.encode())
+        return h.hexdigest()
+
     def to_json(self) -> dict:
         return {
             "format": FORMAT,

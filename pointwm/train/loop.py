@@ -279,16 +279,6 @@ def train(
             torch.distributed.destroy_process_group()
 
 
-def _shards_digest(manifest) -> str:
-    """sha256 over the manifest's shard checksums in index order: one id for an archive's content."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for sh in sorted(manifest.shards, key=lambda sh: sh.index):
-        h.update(sh.sha256.encode())
-    return h.hexdigest()
-
-
 def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_after) -> TrainResult:
     import torch.distributed as dist
     from torch.utils.data import DataLoader
@@ -331,7 +321,7 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
         os.replace(tmp, out / "config.json")
         if state is None:  # what this run started from, in the order given (it sets the data order)
             run = {"data": [{"root": str(m.root), "clips": m.num_clips,
-                             "shards_sha256": _shards_digest(m)} for m in manifests],
+                             "shards_sha256": m.content_sha256} for m in manifests],
                    "init": None if init is None else str(init)}
             tmp = out / ".run.json.tmp"
             tmp.write_text(json.dumps(run, indent=2))

@@ -245,7 +245,7 @@ def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
         from pointwm.data.sim.task_states import task_state_clip
 
         for _ in range(MAX_ATTEMPTS):
-            clip = task_state_clip(rng, clip_key(seed, index), cfg, seed, index)
+            clip = task_state_clip(rng, cfg, seed, index)
             if clip is not None:
                 return clip
         raise GenerationError(f"clip {index} (seed {seed}): no push-task state in {MAX_ATTEMPTS} attempts")

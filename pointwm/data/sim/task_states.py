@@ -82,7 +82,7 @@ class TaskState:
     env: object  # pointwm.eval.closed_loop.SimEnv
     planner: object  # planning.MPPIPlanner with the closed_loop preset
     dynamics: object  # what the planner plans with (the driver)
-    warm: torch.Tensor | None  # the last plan's actions shifted past the executed steps
+    warm: torch.Tensor | None  # (T, J) rad/m: the last plan's actions shifted past the executed steps
     info: dict  # task_seed, drive_replans, hold_steps
 
 
@@ -133,8 +133,9 @@ def plan_at(state: TaskState, dynamics, rng: np.random.Generator):
 
 
 def record(state: TaskState, actions: np.ndarray, rng: np.random.Generator, key: str, provenance: dict) -> Clip | None:
-    """Render t0, run ``actions`` (T, J) one step at a time recording every body's pose, and
-    return the clip (None when the cameras see no scene points)."""
+    """Render t0, run ``actions`` (T, J) joint targets (rad, m) one step at a time from the
+    current joints, recording every body's pose, and return the clip keyed ``key`` (None when
+    the cameras see no scene points)."""
     from pointwm.data.sim.generator import _object_poses, assemble_clip, render_views, scene_points
 
     env = state.env
@@ -155,10 +156,10 @@ def record(state: TaskState, actions: np.ndarray, rng: np.random.Generator, key:
     return assemble_clip(key, env.sim_cfg, env.robot, env.task.scene, q, views, X, pts, provenance)
 
 
-def task_state_clip(rng: np.random.Generator, key: str, cfg: SimConfig, seed: int, index: int) -> Clip | None:
+def task_state_clip(rng: np.random.Generator, cfg: SimConfig, seed: int, index: int) -> Clip | None:
     """One clip from a state of a closed-loop push task (module docstring); None when the
     drawn task has no reachable start or its object leaves the cameras' view."""
-    from pointwm.data.sim.generator import GENERATOR, mujoco_source
+    from pointwm.data.sim.generator import GENERATOR, clip_key, mujoco_source
 
     state = drive_task(rng, cfg)
     if state is None:
@@ -175,4 +176,4 @@ def task_state_clip(rng: np.random.Generator, key: str, cfg: SimConfig, seed: in
                   "candidate": "plan" if use_plan else "sample"}
     if cfg.task_driver:
         provenance["driver"] = cfg.task_driver
-    return record(state, actions.double().numpy(), rng, key, provenance)
+    return record(state, actions.double().numpy(), rng, clip_key(seed, index), provenance)
