@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="world-model checkpoint whose MPPI drives the --task-prob tasks and proposes "
                    "the recorded candidates, so the clips show the learned planner's own states "
                    "(about 5 s a replan for the tiny model on a CPU; default: the no-motion model)")
+    p.add_argument("--task-episode", type=int, default=d.task_episode, metavar="E",
+                   help="with --task-prob 1: record whole episodes, E clips per task, one at each of its "
+                   "first E replans as eval-plan runs it (a snapshot of the simulator per clip, one plan "
+                   "per clip; default: %(default)s, one clip per task)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
         push_gap=tuple(args.push_gap), push_length=tuple(args.push_length),
         push_offset=args.push_offset, task_prob=args.task_prob, task_driver=args.task_driver,
+        task_episode=args.task_episode,
     )
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,

@@ -260,6 +260,22 @@ class SimEnv:
         if steps > 0:
             self.execute(np.repeat(self.q[None], steps, axis=0))
 
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """The simulator's whole integration state and the robot's joints, for :meth:`restore`."""
+        import mujoco
+
+        state = np.empty(mujoco.mj_stateSize(self.model, mujoco.mjtState.mjSTATE_INTEGRATION))
+        mujoco.mj_getState(self.model, self.data, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+        return state, self.q.copy()
+
+    def restore(self, snap: tuple[np.ndarray, np.ndarray]) -> None:
+        """Return to a :meth:`snapshot` (bodies, velocities, mocap poses, time and joints)."""
+        import mujoco
+
+        mujoco.mj_setState(self.model, self.data, snap[0], mujoco.mjtState.mjSTATE_INTEGRATION)
+        mujoco.mj_forward(self.model, self.data)
+        self.q = snap[1].copy()
+
     # ------------------------------------------------------------------ observation
     def object_xy(self, k: int | None = None) -> np.ndarray:
         return self.data.xpos[self.bodies[self.task.obj if k is None else k], :2].copy()
@@ -299,8 +315,7 @@ class SimDynamics:
 
         env = self.env
         m, d = env.model, env.data
-        state = np.empty(mujoco.mj_stateSize(m, mujoco.mjtState.mjSTATE_INTEGRATION))
-        mujoco.mj_getState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
+        snap = env.snapshot()
         q = q_traj.double().numpy()
         K, T1, _ = q.shape
         S = env.sim_cfg.substeps
@@ -318,8 +333,7 @@ class SimDynamics:
 
         try:
             for c in range(K):
-                mujoco.mj_setState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
-                mujoco.mj_forward(m, d)
+                env.restore(snap)
                 X0 = poses()
                 for t in range(T1 - 1):
                     for s in range(S):
@@ -331,8 +345,7 @@ class SimDynamics:
                         local = (xyz[sel] - p0) @ R0  # world -> body frame at t0
                         flows[c, t, sel] = local @ R.T + p - xyz[sel]
         finally:
-            mujoco.mj_setState(m, d, state, mujoco.mjtState.mjSTATE_INTEGRATION)
-            mujoco.mj_forward(m, d)
+            env.restore(snap)
         return torch.from_numpy(flows).float()
 
 

@@ -126,3 +126,91 @@ def test_generate_cli_rejects_a_missing_driver_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "no such checkpoint" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "a").exists()
+
+
+# --------------------------------------------------------------------------- episodes
+def test_a_snapshot_restores_the_simulator_exactly():
+    """Oracle: a run that detours (snapshot, other targets, restore) then continues ends in
+    exactly the state of a run that never detoured."""
+    rng = np.random.default_rng(6)
+    state = None
+    while state is None:
+        state = drive_task(rng, SimConfig())
+    env = state.env
+    snap = env.snapshot()
+    plan = plan_at(state, __import__("pointwm.eval.closed_loop", fromlist=["x"]).zero_dynamics, rng)
+    ahead = plan.actions[:4].double().numpy()
+    env.execute(ahead)
+    straight = (env.data.qpos.copy(), env.data.qvel.copy(), env.q.copy())
+    env.restore(snap)
+    env.execute(np.repeat(env.q[None] + 0.05, 3, axis=0))  # a detour that moves the robot
+    assert not np.allclose(env.q, snap[1])
+    env.restore(snap)
+    env.execute(ahead)
+    for a, b in zip((env.data.qpos, env.data.qvel, env.q), straight, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+EPISODE = SimConfig(task_prob=1.0, task_episode=3)
+
+
+@pytest.fixture(scope="module")
+def episode_archive(tmp_path_factory):
+    from pointwm.data.archive import iter_shard, read_manifest
+    from pointwm.data.sim import generate_archive
+
+    root = tmp_path_factory.mktemp("episodes")
+    m = generate_archive(root, 5, seed=4, cfg=EPISODE, workers=1, clips_per_shard=5, progress=False)
+    return m, [c for s in read_manifest(root).shards for c in iter_shard(root / s.name, s)]
+
+
+def test_an_episode_is_one_task_recorded_at_each_replan(episode_archive):
+    """Clips e*E .. e*E+E-1 are replans 0..E-1 of one task; between them the robot has run
+    the previous replan's plan for ``execute_steps`` (so when the recorded candidate was the
+    plan, the next clip starts where that clip is after ``execute_steps`` steps), and the
+    archive holds exactly the clips asked for (5 of two 3-clip episodes)."""
+    from pointwm.eval.closed_loop import EvalConfig
+
+    m, clips = episode_archive
+    assert m.num_clips == 5 and [c.key for c in clips] == [f"sim-s4-{i:08d}" for i in range(5)]
+    prov = [c.provenance for c in clips]
+    assert [p["episode"] for p in prov] == [0, 0, 0, 1, 1] and [p["replan"] for p in prov] == [0, 1, 2, 0, 1]
+    assert prov[0]["task_seed"] == prov[2]["task_seed"] != prov[3]["task_seed"]
+    n = EvalConfig().execute_steps
+    follows = 0
+    for a, b in zip(clips[:-1], clips[1:], strict=True):
+        if b.provenance["replan"] == 0:
+            continue
+        assert not np.allclose(a.q[0], b.q[0]), "the robot did not move between replans"
+        if a.provenance["candidate"] == "plan":
+            np.testing.assert_allclose(b.q[0], a.q[n], atol=1e-6)
+            # and the pushed object is where clip a's flow has carried it after n steps:
+            # the rigid transform of its points (Kabsch) applied to its body origin
+            seg = a.segment == a.provenance["object"] + 1
+            x0, xn = a.points[0, seg].astype(np.float64), a.points[n, seg].astype(np.float64)
+            c0, cn = x0.mean(0), xn.mean(0)
+            U, _, Vt = np.linalg.svd((x0 - c0).T @ (xn - cn))
+            D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
+            R = Vt.T @ D @ U.T
+            expected = R @ (np.asarray(a.provenance["object_pos"]) - c0) + cn
+            np.testing.assert_allclose(b.provenance["object_pos"], expected, atol=2e-4)
+            follows += 1
+    assert follows >= 1, "pick a seed whose episode records at least one plan"
+
+
+def test_an_episode_clip_alone_is_the_archives_clip(episode_archive):
+    from pointwm.data.sim import generate_clip
+
+    _, clips = episode_archive
+    again = generate_clip(4, 4, EPISODE)
+    np.testing.assert_array_equal(again.points, clips[4].points)
+    assert again.provenance == clips[4].provenance
+
+
+def test_task_episode_needs_whole_task_archives():
+    with pytest.raises(ValueError, match="task_prob 1"):
+        SimConfig(task_prob=0.5, task_episode=4)
+    with pytest.raises(ValueError, match="task_episode"):
+        SimConfig(task_prob=1.0, task_episode=-1)
+    assert "task_episode" not in SimConfig(task_prob=1.0).to_dict()
+    assert SimConfig(task_prob=1.0, task_episode=8).to_dict()["task_episode"] == 8

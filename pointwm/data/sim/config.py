@@ -51,6 +51,13 @@ class SimConfig:
     task_driver:   world-model checkpoint whose MPPI drives those tasks and proposes the
                    recorded candidate (the learned planner's own states: DAgger-style data);
                    "" (the default): the no-motion model.
+    task_episode:  0 (the default): each task-state clip is its own task, driven 0-3 replans.
+                   E >= 1 (needs task_prob 1): clips e*E .. e*E+E-1 are the E replans of one
+                   task e, driven by the planner from its start as ``eval-plan`` runs it (no
+                   hold); at each replan the planner's plan or one of its samples is recorded
+                   from a snapshot of the simulator, which is then restored before the plan's
+                   first steps run. One plan per clip instead of 1-4, and the late states of a
+                   task (object near its target) as well as the early ones.
     voxel_size:    metres, one scene point per voxel; max_points: cap on N.
     workspace_lo/hi: crop box of the scene points (world frame, metres).
     """
@@ -73,6 +80,7 @@ class SimConfig:
     push_offset: float = 0.0
     task_prob: float = 0.0
     task_driver: str = ""
+    task_episode: int = 0
     voxel_size: float = 0.015
     max_points: int = 12000
     workspace_lo: tuple[float, float, float] = (0.0, -0.4, -0.3)
@@ -110,6 +118,11 @@ class SimConfig:
             raise ValueError(f"SimConfig.task_driver {self.task_driver!r} drives push tasks: it needs task_prob > 0")
         if self.task_driver and not os.path.isfile(self.task_driver):
             raise ValueError(f"SimConfig.task_driver: no such checkpoint file: {self.task_driver!r}")
+        if not (isinstance(self.task_episode, int) and self.task_episode >= 0):
+            raise ValueError(f"SimConfig.task_episode: expected an integer >= 0, got {self.task_episode!r}")
+        if self.task_episode and self.task_prob != 1.0:
+            raise ValueError(f"SimConfig.task_episode {self.task_episode} records whole task episodes: "
+                             f"it needs task_prob 1, got {self.task_prob}")
         shapes = tuple(self.shapes)
         if not shapes or any(k not in OBJECT_SHAPES for k in shapes) or len(set(shapes)) != len(shapes):
             raise ValueError(f"SimConfig.shapes: expected distinct kinds from {OBJECT_SHAPES}, got {self.shapes}")
@@ -124,7 +137,7 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``,
-        ``push_gap``, ``push_length``, ``push_offset``, ``task_prob``, ``task_driver``) appear
+        ``push_gap``, ``push_length``, ``push_offset``, ``task_prob``, ``task_driver``, ``task_episode``) appear
         only when they differ from their defaults, so that archives written before them
         still resume with the same command."""
         d = asdict(self)
@@ -136,4 +149,4 @@ class SimConfig:
 
 _LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
                  "push_length": (0.08, 0.2), "push_offset": 0.0, "task_prob": 0.0,
-                 "task_driver": ""}
+                 "task_driver": "", "task_episode": 0}

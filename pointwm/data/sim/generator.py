@@ -240,6 +240,15 @@ def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
     """Clip ``index`` of the sequence defined by ``seed`` and ``cfg`` (deterministic)."""
     cfg = cfg or SimConfig()
     robot = sim_robot(cfg.robot)
+    if cfg.task_episode:  # the index's clip of its episode (the whole episode is run)
+        from pointwm.data.sim.task_states import task_episode_clips
+
+        for i, clip, err in task_episode_clips(cfg, seed, index // cfg.task_episode, attempts=MAX_ATTEMPTS):
+            if i == index:
+                if clip is None:
+                    raise GenerationError(err)
+                return clip
+        raise AssertionError(f"task_episode_clips left out clip {index}")  # it covers every index
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
     if cfg.task_prob > 0 and rng.uniform() < cfg.task_prob:  # no draw at 0: archives unchanged
         from pointwm.data.sim.task_states import task_state_clip
@@ -329,12 +338,18 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _work(args: tuple[int, int, SimConfig]) -> tuple[int, Clip | None, str | None]:
+def _work(args: tuple[int, int, SimConfig]) -> list[tuple[int, Clip | None, str | None]]:
+    """One unit of work: clip ``index``, or with ``cfg.task_episode`` E the E clips of
+    episode ``index`` (:func:`pointwm.data.sim.task_states.task_episode_clips`)."""
     seed, index, cfg = args
+    if cfg.task_episode:
+        from pointwm.data.sim.task_states import task_episode_clips
+
+        return task_episode_clips(cfg, seed, index, attempts=MAX_ATTEMPTS)
     try:
-        return index, generate_clip(seed, index, cfg), None
+        return [(index, generate_clip(seed, index, cfg), None)]
     except GenerationError as e:
-        return index, None, str(e)
+        return [(index, None, str(e))]
 
 
 def generate_archive(
@@ -373,15 +388,20 @@ def generate_archive(
             todo.append((i, lo, hi))
     if skipped:
         log.info("resuming: %d clip indices already done in %s", skipped, out)
-    tasks = [(seed, idx, cfg) for _, lo, hi in todo for idx in range(lo, hi)]
+    wanted = {idx for _, lo, hi in todo for idx in range(lo, hi)}
+    if cfg.task_episode:  # one unit per episode: clips e*E .. e*E+E-1 of task e
+        E = cfg.task_episode
+        tasks = [(seed, e, cfg) for e in sorted({idx // E for idx in wanted})]
+    else:
+        tasks = [(seed, idx, cfg) for idx in sorted(wanted)]
     pending: dict[int, dict[int, Clip | None]] = {i: {} for i, _, _ in todo}
     bounds = {i: (lo, hi) for i, lo, hi in todo}
     bar = tqdm(total=num_clips, initial=skipped, unit="clip", desc="generate", disable=not progress, smoothing=0.1)
     failures = 0
 
-    def consume(results):
+    def consume(units):
         nonlocal failures
-        for index, clip, err in results:
+        for index, clip, err in (r for unit in units for r in unit if r[0] in wanted):
             if err is not None:
                 failures += 1
                 log.warning("%s", err)

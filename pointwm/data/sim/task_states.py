@@ -16,6 +16,11 @@ only by chance. A task-state clip is drawn from it directly:
    one of them (its plan, or any of its samples, with equal probability) runs for T steps
    while every body's pose is recorded.
 
+With ``SimConfig.task_episode`` E >= 1, a task instead yields E clips: it is driven from its
+start as ``eval-plan`` runs it, and at each of E replans step 3 records a candidate from a
+snapshot of the simulator, which is restored before the plan's first steps run
+(:func:`task_episode_clips`). One plan per clip, and the states near the end of a task too.
+
 The simulator is the task's (``EvalConfig``: two fixed cameras, 128 x 96 pixels, physics
 step 0.004 s), so the clips show exactly what the planner sees; ``SimConfig`` supplies the
 robot, T and the step length.
@@ -32,7 +37,8 @@ import torch
 from pointwm.data.clip import Clip
 from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
 
-__all__ = ["TASK_SEED_BASE", "TaskState", "drive_task", "plan_at", "record", "task_state_clip"]
+__all__ = ["TASK_SEED_BASE", "TaskState", "drive_task", "plan_at", "record", "start_task", "task_episode_clips",
+           "task_state_clip"]
 
 TASK_SEED_BASE = 1_000_000  # task seeds drawn here are >= this; eval-plan's are far below it
 MAX_DRIVE_REPLANS = 3
@@ -86,9 +92,9 @@ class TaskState:
     info: dict  # task_seed, drive_replans, hold_steps
 
 
-def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
-    """Steps 1-2 of the module docstring; None when the drawn task has no reachable start or
-    its object leaves the cameras' view."""
+def start_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
+    """Step 1 of the module docstring: a fresh task at its start, with its driver's planner;
+    None when the drawn task has no reachable start."""
     from planning import MPPIPlanner, PlannerConfig
     from pointwm.eval.closed_loop import EvalConfig, SimEnv, make_task
 
@@ -102,18 +108,32 @@ def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
         return None
     env = SimEnv(task, robot, ecfg, T, dt)
     pcfg = replace(PlannerConfig.from_yaml("closed_loop"), T=T, dt=dt, seed=int(rng.integers(0, 2**31)))
-    state = TaskState(env, MPPIPlanner(pcfg), dynamics, None, {"task_seed": task_seed})
+    return TaskState(env, MPPIPlanner(pcfg), dynamics, None, {"task_seed": task_seed})
+
+
+def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
+    """Steps 1-2 of the module docstring; None when the drawn task has no reachable start or
+    its object leaves the cameras' view."""
+    state = start_task(rng, cfg)
+    if state is None:
+        return None
     drive = int(rng.integers(0, MAX_DRIVE_REPLANS + 1))
     for _ in range(drive):
-        p = plan_at(state, dynamics, rng)
+        p = plan_at(state, state.dynamics, rng)
         if p is None:
             return None
-        env.execute(p.actions[: ecfg.execute_steps].double().numpy())
-        state.warm = p.shifted(ecfg.execute_steps)
+        _advance(state, p)
     hold = int(rng.integers(0, MAX_HOLD_STEPS + 1))
-    env.hold(hold)
+    state.env.hold(hold)
     state.info.update(drive_replans=drive, hold_steps=hold)
     return state
+
+
+def _advance(state: TaskState, plan) -> None:
+    """Execute the plan's first ``execute_steps`` targets and keep the rest as the warm start."""
+    n = state.env.cfg.execute_steps
+    state.env.execute(plan.actions[:n].double().numpy())
+    state.warm = plan.shifted(n)
 
 
 def plan_at(state: TaskState, dynamics, rng: np.random.Generator):
@@ -156,14 +176,10 @@ def record(state: TaskState, actions: np.ndarray, rng: np.random.Generator, key:
     return assemble_clip(key, env.sim_cfg, env.robot, env.task.scene, q, views, X, pts, provenance)
 
 
-def task_state_clip(rng: np.random.Generator, cfg: SimConfig, seed: int, index: int) -> Clip | None:
-    """One clip from a state of a closed-loop push task (module docstring); None when the
-    drawn task has no reachable start or its object leaves the cameras' view."""
-    from pointwm.data.sim.generator import GENERATOR, clip_key, mujoco_source
-
-    state = drive_task(rng, cfg)
-    if state is None:
-        return None
+def _plan_and_candidate(state: TaskState, rng: np.random.Generator):
+    """(plan, candidate actions (T, J), "plan" | "sample") from the current state: the plan,
+    or any sample the planner weighed, with equal probability; None when the object is out
+    of view."""
     recorder = _Recorder(state.dynamics)
     p = plan_at(state, recorder, rng)
     if p is None:
@@ -171,9 +187,72 @@ def task_state_clip(rng: np.random.Generator, cfg: SimConfig, seed: int, index: 
     samples = torch.cat(recorder.q)  # (iterations * K, T, J): every candidate it weighed
     use_plan = bool(rng.uniform() < 0.5)
     actions = p.actions if use_plan else samples[int(rng.integers(len(samples)))]
+    return p, actions.double().numpy(), "plan" if use_plan else "sample"
+
+
+def _provenance(cfg: SimConfig, seed: int, index: int, info: dict, candidate: str) -> dict:
+    from pointwm.data.sim.generator import GENERATOR, mujoco_source
+
     provenance = {"generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed), "index": int(index),
-                  "source": mujoco_source(), "motion": "task", **state.info,
-                  "candidate": "plan" if use_plan else "sample"}
+                  "source": mujoco_source(), "motion": "task", **info, "candidate": candidate}
     if cfg.task_driver:
         provenance["driver"] = cfg.task_driver
-    return record(state, actions.double().numpy(), rng, clip_key(seed, index), provenance)
+    return provenance
+
+
+def task_state_clip(rng: np.random.Generator, cfg: SimConfig, seed: int, index: int) -> Clip | None:
+    """One clip from a state of a closed-loop push task (module docstring); None when the
+    drawn task has no reachable start or its object leaves the cameras' view."""
+    from pointwm.data.sim.generator import clip_key
+
+    state = drive_task(rng, cfg)
+    if state is None:
+        return None
+    out = _plan_and_candidate(state, rng)
+    if out is None:
+        return None
+    _, actions, candidate = out
+    return record(state, actions, rng, clip_key(seed, index), _provenance(cfg, seed, index, state.info, candidate))
+
+
+def task_episode_clips(cfg: SimConfig, seed: int, episode: int, attempts: int = 12) -> list[tuple[int, Clip | None, str | None]]:
+    """Clips ``episode * E .. episode * E + E - 1`` (E = ``cfg.task_episode``): one task
+    driven from its start for E replans, a clip recorded at each (``SimConfig.task_episode``).
+
+    Returns (index, clip, None) for each recorded clip and (index, None, reason) for each
+    that could not be (the object left the cameras' view, which ends the episode).
+    Deterministic in (seed, episode, E); ``attempts`` tasks are drawn at most until one has
+    a reachable start.
+    """
+    from pointwm.data.sim.generator import clip_key
+
+    E = cfg.task_episode
+    if E < 1:
+        raise ValueError(f"task_episode_clips: SimConfig.task_episode must be >= 1, got {E}")
+    first = episode * E
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(episode), E, 0xE915]))
+    for _ in range(attempts):
+        state = start_task(rng, cfg)
+        if state is not None:
+            break
+    else:
+        return [(i, None, f"clip {i} (seed {seed}): episode {episode} found no push task with a reachable start "
+                 f"in {attempts} attempts") for i in range(first, first + E)]
+    out: list[tuple[int, Clip | None, str | None]] = []
+    for r in range(E):
+        index = first + r
+        got = _plan_and_candidate(state, rng)
+        if got is None:
+            out += [(i, None, f"clip {i} (seed {seed}): episode {episode} ended at replan {r}: its object left "
+                     "the cameras' view") for i in range(index, first + E)]
+            break
+        plan, actions, candidate = got
+        snap = state.env.snapshot()
+        pos = state.env.data.xpos[state.env.bodies[state.env.task.obj]]
+        info = {**state.info, "episode": int(episode), "replan": r, "object": int(state.env.task.obj),
+                "object_pos": [round(float(v), 6) for v in pos]}
+        clip = record(state, actions, rng, clip_key(seed, index), _provenance(cfg, seed, index, info, candidate))
+        state.env.restore(snap)
+        out.append((index, clip, None if clip is not None else f"clip {index} (seed {seed}): the cameras see no scene points"))
+        _advance(state, plan)
+    return out
