@@ -132,13 +132,15 @@ def test_generate_cli_rejects_a_missing_driver_in_one_line(tmp_path, capsys):
 def test_a_snapshot_restores_the_simulator_exactly():
     """Oracle: a run that detours (snapshot, other targets, restore) then continues ends in
     exactly the state of a run that never detoured."""
+    from pointwm.eval.closed_loop import zero_dynamics
+
     rng = np.random.default_rng(6)
     state = None
     while state is None:
         state = drive_task(rng, SimConfig())
     env = state.env
     snap = env.snapshot()
-    plan = plan_at(state, __import__("pointwm.eval.closed_loop", fromlist=["x"]).zero_dynamics, rng)
+    plan = plan_at(state, zero_dynamics, rng)
     ahead = plan.actions[:4].double().numpy()
     env.execute(ahead)
     straight = (env.data.qpos.copy(), env.data.qvel.copy(), env.q.copy())
