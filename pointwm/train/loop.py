@@ -20,7 +20,6 @@ archives in the order given, their clip counts and content digests, and ``--init
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import os
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pointwm.atomic import write_json
 from pointwm.data.archive import read_manifest
 from pointwm.data.sample import robot_by_name
 from pointwm.eval.metrics import FlowMetrics
@@ -316,16 +316,12 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
     model.to(device).train()
     if d.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".config.json.tmp"
-        tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
-        os.replace(tmp, out / "config.json")
+        write_json(out / "config.json", cfg.to_dict())
         if state is None:  # what this run started from, in the order given (it sets the data order)
-            run = {"data": [{"root": str(m.root), "clips": m.num_clips,
-                             "shards_sha256": m.content_sha256} for m in manifests],
-                   "init": None if init is None else str(init)}
-            tmp = out / ".run.json.tmp"
-            tmp.write_text(json.dumps(run, indent=2))
-            os.replace(tmp, out / "run.json")
+            write_json(out / "run.json", {
+                "data": [{"root": str(m.root), "clips": m.num_clips, "shards_sha256": m.content_sha256}
+                         for m in manifests],
+                "init": None if init is None else str(init)})
 
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)

@@ -239,16 +239,16 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
 def generate_clip(seed: int, index: int, cfg: SimConfig | None = None) -> Clip:
     """Clip ``index`` of the sequence defined by ``seed`` and ``cfg`` (deterministic)."""
     cfg = cfg or SimConfig()
-    robot = sim_robot(cfg.robot)
     if cfg.task_episode:  # the index's clip of its episode (the whole episode is run)
         from pointwm.data.sim.task_states import task_episode_clips
 
-        for i, clip, err in task_episode_clips(cfg, seed, index // cfg.task_episode, attempts=MAX_ATTEMPTS):
+        for i, clip, err in task_episode_clips(cfg, seed, index // cfg.task_episode):
             if i == index:
                 if clip is None:
                     raise GenerationError(err)
                 return clip
         raise AssertionError(f"task_episode_clips left out clip {index}")  # it covers every index
+    robot = sim_robot(cfg.robot)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
     if cfg.task_prob > 0 and rng.uniform() < cfg.task_prob:  # no draw at 0: archives unchanged
         from pointwm.data.sim.task_states import task_state_clip
@@ -345,7 +345,7 @@ def _work(args: tuple[int, int, SimConfig]) -> list[tuple[int, Clip | None, str 
     if cfg.task_episode:
         from pointwm.data.sim.task_states import task_episode_clips
 
-        return task_episode_clips(cfg, seed, index, attempts=MAX_ATTEMPTS)
+        return task_episode_clips(cfg, seed, index)
     try:
         return [(index, generate_clip(seed, index, cfg), None)]
     except GenerationError as e:

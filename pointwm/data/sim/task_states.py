@@ -46,7 +46,9 @@ MAX_HOLD_STEPS = 2
 
 
 class _Recorder:
-    """Planning dynamics that keeps every candidate joint path it is asked to roll out."""
+    """Planning dynamics that keeps every candidate joint path it is asked to roll out:
+    called as ``(scene (N points), robot_flows (K, T+1, M, 3) m, q_traj (K, T+1, J) rad/m)``,
+    it stores ``q_traj[:, 1:]`` and returns the wrapped dynamics' (K, T, N, 3) m."""
 
     uses_joint_trajectories = True
 
@@ -215,29 +217,29 @@ def task_state_clip(rng: np.random.Generator, cfg: SimConfig, seed: int, index: 
     return record(state, actions, rng, clip_key(seed, index), _provenance(cfg, seed, index, state.info, candidate))
 
 
-def task_episode_clips(cfg: SimConfig, seed: int, episode: int, attempts: int = 12) -> list[tuple[int, Clip | None, str | None]]:
+def task_episode_clips(cfg: SimConfig, seed: int, episode: int) -> list[tuple[int, Clip | None, str | None]]:
     """Clips ``episode * E .. episode * E + E - 1`` (E = ``cfg.task_episode``): one task
     driven from its start for E replans, a clip recorded at each (``SimConfig.task_episode``).
 
     Returns (index, clip, None) for each recorded clip and (index, None, reason) for each
     that could not be (the object left the cameras' view, which ends the episode).
-    Deterministic in (seed, episode, E); ``attempts`` tasks are drawn at most until one has
-    a reachable start.
+    Deterministic in (seed, episode, E); at most ``MAX_ATTEMPTS`` (the generator's) tasks
+    are drawn until one has a reachable start.
     """
-    from pointwm.data.sim.generator import clip_key
+    from pointwm.data.sim.generator import MAX_ATTEMPTS, clip_key
 
     E = cfg.task_episode
     if E < 1:
         raise ValueError(f"task_episode_clips: SimConfig.task_episode must be >= 1, got {E}")
     first = episode * E
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(episode), E, 0xE915]))
-    for _ in range(attempts):
+    for _ in range(MAX_ATTEMPTS):
         state = start_task(rng, cfg)
         if state is not None:
             break
     else:
         return [(i, None, f"clip {i} (seed {seed}): episode {episode} found no push task with a reachable start "
-                 f"in {attempts} attempts") for i in range(first, first + E)]
+                 f"in {MAX_ATTEMPTS} attempts") for i in range(first, first + E)]
     out: list[tuple[int, Clip | None, str | None]] = []
     for r in range(E):
         index = first + r
