@@ -3,7 +3,7 @@
 A :class:`Goal` selects scene points (``indices``, a boolean ``mask`` or a world-frame
 ``box``) and says where they should go: by a ``displacement`` (each point moves by the same
 vector), to ``positions`` (one target per selected point), with their ``centroid`` at a
-point, or into a ``target_box``. ``step`` (1..T) is when; None means the last step.
+point (orientation free), or into a ``target_box``. ``step`` (1..T) is when; None means the last step.
 
 Text form (the CLI's ``--goal``), ``SELECTION TARGET [@STEP]``::
 
@@ -67,6 +67,8 @@ class ResolvedGoal:
     targets:  (G, 3) float target positions (world, m), or None when a box is the target.
     box_lo, box_hi: (3,) float target box corners (m), or None.
     step:     0-based index into the T predicted steps.
+    centroid: only the selected points' centroid must reach the targets' centroid; how they
+              turn about it costs nothing (a ``centroid`` goal: "put this object there").
     """
 
     mask: Tensor
@@ -75,10 +77,15 @@ class ResolvedGoal:
     box_lo: Tensor | None
     box_hi: Tensor | None
     step: int
+    centroid: bool = False
 
     def to_go(self, positions: Tensor) -> Tensor:
         """(..., G, 3) vector (m) from goal-point positions (..., G, 3) to their targets (to
-        the nearest point of the target box; zero inside it)."""
+        the nearest point of the target box; zero inside it). A ``centroid`` goal gives every
+        point the same vector, from the points' centroid to the targets'."""
+        if self.centroid:
+            way = self.targets.to(positions).mean(-2) - positions.mean(-2)  # (..., 3)
+            return way.unsqueeze(-2).expand_as(positions)
         if self.targets is not None:
             return self.targets.to(positions) - positions
         return torch.clamp(positions, self.box_lo.to(positions), self.box_hi.to(positions)) - positions
@@ -95,6 +102,8 @@ class Goal:
     Selection: ``indices`` (G ints), ``mask`` ((N,) bool) or ``box`` (x0,y0,z0,x1,y1,z1 m).
     Target: ``displacement`` (3,) m, ``positions`` ((G, 3) m, in selection order),
     ``centroid`` (3,) m, or ``target_box`` (6,) m. ``step``: 1..T, or None for the last.
+    A ``centroid`` goal asks only that the points' centroid reach that point: the points may
+    turn about it (a pushed object rotates); the other targets fix every point.
     """
 
     indices: tuple[int, ...] | None = None
@@ -235,7 +244,7 @@ class Goal:
                 raise GoalError(
                     f"goal target {where} is outside the workspace lo={list(workspace[0])} hi={list(workspace[1])}"
                 )
-        return ResolvedGoal(mask, index, targets, box_lo, box_hi, step - 1)
+        return ResolvedGoal(mask, index, targets, box_lo, box_hi, step - 1, centroid=self.centroid is not None)
 
     def describe(self) -> str:
         """A short human-readable form."""

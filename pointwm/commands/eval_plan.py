@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--settle-steps", type=int, default=0, metavar="N",
                    help="plan steps the robot holds still after each execution before the scene is "
                    "captured again, so planners see it at rest (default: %(default)s, capture at once)")
+    p.add_argument("--goal-match", choices=("points", "centroid"), default="points",
+                   help="what each plan's goal asks of the object's visible points: 'points', every point "
+                   "moved the way to the target (turning costs too; default); 'centroid', only their centroid")
     p.add_argument("--out", type=Path, default=Path("eval_plan"), help="output directory (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1,
@@ -179,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     pcfg = PlannerConfig.from_yaml(args.config)
     ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans,
                       subgoal=args.subgoal, start_angle=args.start_angle,
-                      settle_steps=args.settle_steps)
+                      settle_steps=args.settle_steps, goal_match=args.goal_match)
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []

@@ -31,6 +31,8 @@ __all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "mak
 
 log = logging.getLogger(__name__)
 
+GOAL_MATCHES = ("points", "centroid")  # EvalConfig.goal_match
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -48,7 +50,10 @@ class EvalConfig:
     tool cannot reach that start, when the task draws again. settle_steps: plan steps the
     robot holds still after each execution before the scene is captured again, so that the
     planner sees a scene at rest (a world model sees positions only, not the velocity of an
-    object still sliding from the last push); 0: capture at once.
+    object still sliding from the last push); 0: capture at once. goal_match: what each plan's
+    goal asks of the object's visible points: ``points``, every point moved by the way to the
+    target (so turning the object costs too); ``centroid``, only their centroid moved by it
+    (the object may turn, as success measures only its centre).
     """
 
     robot: str = "panda"
@@ -63,8 +68,11 @@ class EvalConfig:
     subgoal: float | None = None
     start_angle: float = 0.0
     settle_steps: int = 0
+    goal_match: str = "points"
 
     def __post_init__(self) -> None:
+        if self.goal_match not in GOAL_MATCHES:
+            raise ValueError(f"EvalConfig.goal_match: expected one of {GOAL_MATCHES}, got {self.goal_match!r}")
         if not (isinstance(self.settle_steps, int) and self.settle_steps >= 0):
             raise ValueError(f"EvalConfig.settle_steps: expected an integer >= 0, got {self.settle_steps!r}")
         if not (isinstance(self.start_angle, int | float) and 0.0 <= self.start_angle <= 180.0):
@@ -384,7 +392,10 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             env.hold(cfg.settle_steps)
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
-        goal = Goal(mask=mask, displacement=disp)
+        if cfg.goal_match == "centroid":
+            goal = Goal(mask=mask, centroid=tuple(float(v) for v in cloud.xyz[mask].double().mean(0).numpy() + disp))
+        else:
+            goal = Goal(mask=mask, displacement=disp)
         dyn = (SimDynamics(env, seg) if planner_name == "mppi_oracle"
                else zero_dynamics if planner_name == "mppi_zero" else world_model)
         t0 = time.perf_counter()

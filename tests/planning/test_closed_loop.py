@@ -160,6 +160,36 @@ def test_subgoal_cuts_the_way_to_the_target_along_the_line():
         EvalConfig(subgoal=0.0)
 
 
+def test_goal_match_centroid_asks_the_visible_centroid_to_the_target(panda, monkeypatch):
+    """``goal_match: centroid``: each plan gets a centroid goal at the visible points'
+    centroid plus the way to the target; ``points``: the same way as a displacement."""
+    from planning import MPPIPlanner, PlannerConfig
+    from pointwm.eval import closed_loop as cl
+
+    goals = []
+    real_plan = MPPIPlanner.plan
+
+    def plan(self, dyn, scene, robot, q0, goal, **kw):
+        goals.append((goal, scene.xyz[goal.mask].double().mean(0).numpy()))
+        return real_plan(self, dyn, scene, robot, q0, goal, **kw)
+
+    monkeypatch.setattr(MPPIPlanner, "plan", plan)
+    pcfg = PlannerConfig(K=4, T=4, iterations=1, seed=0)
+    for match in ("centroid", "points"):
+        cfg = cl.EvalConfig(max_replans=1, goal_match=match)
+        task = cl.make_task(3, cfg, panda, T=4)
+        way = np.asarray(task.target_xy) - cl.SimEnv(task, panda, cfg, 4, pcfg.dt).object_xy()
+        cl.run_task(task, "mppi_zero", panda, pcfg, cfg)
+        goal, seen = goals.pop()
+        if match == "centroid":
+            assert goal.displacement is None
+            assert np.asarray(goal.centroid) == pytest.approx(seen + [*way, 0.0], abs=1e-5)
+        else:
+            assert goal.centroid is None and np.asarray(goal.displacement) == pytest.approx([*way, 0.0], abs=1e-6)
+    with pytest.raises(ValueError, match="goal_match"):
+        cl.EvalConfig(goal_match="pose")
+
+
 def test_settle_steps_hold_the_robot_before_each_capture(panda, monkeypatch):
     """With ``settle_steps`` the robot stands still that many plan steps after each
     execution: captures are (execute_steps + settle_steps) * dt apart in simulated time, and

@@ -79,3 +79,27 @@ def test_config_yaml():
         PlannerConfig(tool_rot_noise_std=float("nan"))
     with pytest.raises(ValueError, match="PlannerConfig.tool_damping"):
         PlannerConfig(tool_damping=0.0)
+
+
+def test_centroid_goal_lets_the_points_turn(scene_xyz):
+    """A centroid goal costs the centroid's distance only: the selected points turned about
+    their centroid at the target cost nothing, shifted by 3 cm they cost 3 cm each; a
+    displacement goal to the same place charges the turn."""
+    sel = scene_xyz[:6]
+    target = (0.5, 0.1, 0.05)
+    r = Goal(indices=tuple(range(6)), centroid=target).resolve(scene_xyz, T=10)
+    assert r.centroid
+    c = torch.tensor(target)
+    a = torch.tensor(0.7)
+    rot = torch.tensor([[torch.cos(a), -torch.sin(a), 0.0], [torch.sin(a), torch.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    turned = (sel - sel.mean(0)) @ rot.T + c
+    torch.testing.assert_close(r.distance(turned), torch.zeros(6), atol=1e-6, rtol=0)
+    shifted = turned + torch.tensor([0.0, 0.03, 0.0])
+    torch.testing.assert_close(r.distance(shifted), torch.full((6,), 0.03), atol=1e-6, rtol=0)
+    torch.testing.assert_close(r.to_go(shifted), torch.tensor([0.0, -0.03, 0.0]).expand(6, 3), atol=1e-6, rtol=0)
+    # batched positions (K, T, G, 3), as the costs pass them
+    assert r.distance(torch.stack([turned, shifted])[None]).shape == (1, 2, 6)
+    rigid = Goal(indices=tuple(range(6)), displacement=tuple((c - sel.mean(0)).tolist())).resolve(scene_xyz, T=10)
+    assert not rigid.centroid
+    assert float(rigid.distance(turned).mean()) > 0.01
+    torch.testing.assert_close(rigid.distance(sel - sel.mean(0) + c), torch.zeros(6), atol=1e-6, rtol=0)
