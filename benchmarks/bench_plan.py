@@ -1,7 +1,7 @@
 """Time per replan of MPPI with the tiny world model, split into kinematics, model and cost.
 
 One MPPI iteration (sampling as the ``closed_loop`` preset does, with tool-space noise, +
-projection, ``RobotModel.point_flow`` for K candidates,
+projection + the tool speed cap, ``RobotModel.point_flow`` for K candidates,
 ``WorldModel.predict`` for K candidates, cost terms) for K = 64 and 256, T = 10, the Panda
 (M = 500) and the sample capture fused at 1.5 cm (or ``--voxel``). A replan runs
 ``iterations`` of these; the table reports one iteration and the total for the preset's
@@ -63,6 +63,7 @@ def _iteration(name: str, model: WorldModel, K: int, robot, cloud, goal, iterati
     t0 = time.perf_counter()
     mean = q0.expand(10, -1).clone()
     samples = planner._sample(mean, q0, lo, hi, vb, K, cfg.noise_std, gen, planner._tool_map(robot, q0, mean))
+    samples = planner._tool_speed(robot, q0, samples, vb)  # the preset's tool speed cap (FK per step)
     t1 = time.perf_counter()
     q_traj = torch.cat([q0.expand(K, 1, -1), samples], 1)
     rf = robot.point_flow(q_traj, validate=False)
