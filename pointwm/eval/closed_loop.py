@@ -393,7 +393,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         if cfg.goal_match == "centroid":
-            goal = Goal(mask=mask, centroid=tuple(float(v) for v in cloud.xyz[mask].double().mean(0).numpy() + disp))
+            seen = cloud.xyz[mask].double().mean(0).numpy()  # (3,) m: the visible points' centroid
+            goal = Goal(mask=mask, centroid=tuple((seen + disp).tolist()))
         else:
             goal = Goal(mask=mask, displacement=disp)
         dyn = (SimDynamics(env, seg) if planner_name == "mppi_oracle"
