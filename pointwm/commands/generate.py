@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe-prob", type=float, default=d.probe_prob,
                    help="fraction of the object motions that are probes (noisy tool paths from beside "
                    "the object, as a sampling planner explores) instead of straight pushes (default: %(default)s)")
+    p.add_argument("--retreat-prob", type=float, default=d.retreat_prob,
+                   help="fraction of the other object motions that are retreats (the tool starts at the "
+                   "object and moves back or aside; a pusher cannot pull, so it stays) instead of "
+                   "straight pushes (default: %(default)s)")
     p.add_argument("--shapes", default=",".join(d.shapes),
                    help=f"comma-separated object kinds from {','.join(OBJECT_SHAPES)}; e.g. "
                    "'capsule,ellipsoid' for a held-out-shape test set (default: %(default)s)")
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = SimConfig(
         robot=args.robot, width=args.width, height=args.height, num_steps=args.steps,
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
-        push_prob=args.push_prob, probe_prob=args.probe_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
+        push_prob=args.push_prob, probe_prob=args.probe_prob,
+        retreat_prob=args.retreat_prob, shapes=tuple(k.strip() for k in args.shapes.split(",") if k.strip()),
         push_gap=tuple(args.push_gap), push_length=tuple(args.push_length),
         push_offset=args.push_offset, task_prob=args.task_prob, task_driver=args.task_driver,
         task_episode=args.task_episode,

@@ -199,6 +199,40 @@ def test_probe_motions_start_beside_the_object_and_respect_limits():
     assert made >= 6, f"only {made}/12 probes were reachable"
 
 
+def test_retreat_motions_start_at_the_object_and_move_away():
+    """Retreats: the tool starts within 1 cm (+ IK tolerance) of the object's bounding circle
+    and moves in a straight line within 100 degrees of straight away from the object's centre
+    (hand-computed from the tool's positions), inside the joint and velocity limits."""
+    import torch
+
+    from kinematics import load_robot
+    from pointwm.data.sim.motion import clear_of_table, plan_retreat, tool_link
+    from pointwm.data.sim.scene import ObjectSpec
+
+    robot = load_robot("panda")
+    obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
+    made, sideways = 0, 0
+    for s in range(12):
+        m = plan_retreat(robot, np.random.default_rng(s), obj, 0, 10, 0.1)
+        if m is None:
+            continue
+        made += 1
+        assert m.kind == "retreat" and m.target == 0 and m.q.shape == (11, robot.num_joints)
+        assert (np.abs(np.diff(m.q, axis=0)) <= robot.velocity_limits.numpy() * 0.1 + 1e-9).all()
+        assert clear_of_table(robot, m.q)
+        tips = robot.link_poses(torch.from_numpy(m.q))[:, tool_link(robot), :3, 3].numpy()
+        out = tips[0, :2] - np.array(obj.xy)
+        assert np.linalg.norm(out) <= obj.radius + 0.01 + 0.011
+        move = tips[-1, :2] - tips[0, :2]
+        cos = move @ out / (np.linalg.norm(move) * np.linalg.norm(out))
+        assert cos >= np.cos(np.radians(100.0)) - 0.05 and 0.035 <= np.linalg.norm(move) <= 0.16
+        mid = tips[5, :2] - tips[0, :2]
+        assert abs(mid[0] * move[1] - mid[1] * move[0]) / np.linalg.norm(move) < 0.005  # straight
+        sideways += cos < 0.5
+    assert made >= 6, f"only {made}/12 retreats were reachable"
+    assert 0 < sideways < made  # both back and aside are drawn
+
+
 def test_push_gap_and_length_place_the_tool_and_its_path():
     """plan_push: the tool starts ``gap`` behind the object's bounding circle, on the line
     through the object's centre, and moves ``length`` in a straight line (hand-computed from
@@ -272,11 +306,17 @@ def test_probe_prob_one_makes_probes():
     assert c.provenance["motion"] == "probe"
 
 
+def test_retreat_prob_one_makes_retreats():
+    c = generate_clip(11, 0, SimConfig(width=64, height=48, cameras=(1, 1), objects=(1, 2), push_prob=1.0,
+                                       retreat_prob=1.0))
+    assert c.provenance["motion"] == "retreat"
+
+
 def test_later_fields_are_recorded_only_when_not_default():
     """Archives from before ``shapes``/``probe_prob`` existed must still resume: their
     manifest config has neither key, and the default config must write neither."""
     d = SimConfig().to_dict()
-    assert "shapes" not in d and "probe_prob" not in d
+    assert "shapes" not in d and "probe_prob" not in d and "retreat_prob" not in d
     assert "push_gap" not in d and "push_length" not in d and "push_offset" not in d
     d = SimConfig(shapes=("capsule", "ellipsoid"), probe_prob=0.5, push_gap=(0.0, 0.01)).to_dict()
     assert d["shapes"] == ["capsule", "ellipsoid"] and d["probe_prob"] == 0.5 and d["push_gap"] == [0.0, 0.01]

@@ -27,6 +27,10 @@ class SimConfig:
     probe_prob:    of those, the fraction that are probes (a noisy tool path from beside
                    the object, as a sampling planner explores) rather than straight pushes;
                    0 (the default) draws no probes.
+    retreat_prob:  of the object motions that are not probes, the fraction that are
+                   retreats (the tool starts at the object, as after a push, and moves
+                   back or aside: a pusher cannot pull, so the object stays); 0 (the
+                   default) draws none.
     shapes:        object kinds drawn uniformly, from ``OBJECT_SHAPES``. The default three are
                    the training family; ``capsule`` and ``ellipsoid`` are never drawn by
                    default, so an archive made with ``shapes=("capsule", "ellipsoid")``
@@ -74,6 +78,7 @@ class SimConfig:
     objects: tuple[int, int] = (1, 4)
     push_prob: float = 0.75
     probe_prob: float = 0.0
+    retreat_prob: float = 0.0
     shapes: tuple[str, ...] = ("box", "cylinder", "sphere")
     push_gap: tuple[float, float] = (0.02, 0.06)
     push_length: tuple[float, float] = (0.08, 0.2)
@@ -111,7 +116,7 @@ class SimConfig:
             raise ValueError(f"SimConfig: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
         if not (0.0 <= self.push_offset <= 0.2):
             raise ValueError(f"SimConfig.push_offset: expected metres in [0, 0.2], got {self.push_offset}")
-        for name in ("push_prob", "probe_prob", "task_prob"):
+        for name in ("push_prob", "probe_prob", "retreat_prob", "task_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
         if self.task_driver and not self.task_prob > 0:
@@ -136,7 +141,7 @@ class SimConfig:
         return int(round(self.step_dt / self.physics_dt))
 
     def to_dict(self) -> dict:
-        """JSON-able fields. Fields added after version 1 (``probe_prob``, ``shapes``,
+        """JSON-able fields. Fields added after version 1 (``probe_prob``, ``retreat_prob``, ``shapes``,
         ``push_gap``, ``push_length``, ``push_offset``, ``task_prob``, ``task_driver``, ``task_episode``) appear
         only when they differ from their defaults, so that archives written before them
         still resume with the same command."""
@@ -147,6 +152,6 @@ class SimConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
-_LATER_FIELDS = {"probe_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
+_LATER_FIELDS = {"probe_prob": 0.0, "retreat_prob": 0.0, "shapes": ("box", "cylinder", "sphere"), "push_gap": (0.02, 0.06),
                  "push_length": (0.08, 0.2), "push_offset": 0.0, "task_prob": 0.0,
                  "task_driver": "", "task_episode": 0}

@@ -24,7 +24,7 @@ import torch
 from pointwm.data.archive import ArchiveWriter, Manifest
 from pointwm.data.clip import CameraView, Clip
 from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
-from pointwm.data.sim.motion import Motion, plan_probe, plan_push, plan_reach
+from pointwm.data.sim.motion import Motion, plan_probe, plan_push, plan_reach, plan_retreat
 from pointwm.data.sim.scene import SEG_BACKGROUND, SEG_ROBOT, SceneSpec, build_mjcf, sample_scene
 
 __all__ = ["GenerationError", "generate_archive", "generate_clip", "render_views", "scene_points"]
@@ -180,6 +180,8 @@ def _attempt(rng: np.random.Generator, cfg: SimConfig, robot):
         k = int(rng.integers(len(scene.objects)))
         if cfg.probe_prob > 0 and rng.uniform() < cfg.probe_prob:
             motion = plan_probe(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
+        elif cfg.retreat_prob > 0 and rng.uniform() < cfg.retreat_prob:
+            motion = plan_retreat(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt)
         else:
             motion = plan_push(robot, rng, scene.objects[k], k, cfg.num_steps, cfg.step_dt,
                                gap=cfg.push_gap, length=cfg.push_length, offset=cfg.push_offset)

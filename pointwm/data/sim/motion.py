@@ -25,7 +25,7 @@ TOOL_LINK_CANDIDATES = ("panda_tcp", "tcp", "tool0", "ee_link")
 
 @dataclass(frozen=True)
 class Motion:
-    """A planned clip motion. q: (T+1, J) float64 joint positions; kind: "push" / "probe" / "reach";
+    """A planned clip motion. q: (T+1, J) float64 joint positions; kind: "push" / "probe" / "retreat" / "reach";
     target: index of the pushed object (or -1)."""
 
     q: np.ndarray
@@ -186,6 +186,45 @@ def plan_probe(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num
     if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
         return None
     return Motion(traj, "probe", index)
+
+
+def plan_retreat(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_steps: int,
+                 step_dt: float, length: tuple[float, float] = (0.04, 0.15)) -> Motion | None:
+    """Start at ``obj`` as a push from contact does, then move away from it (None if unreachable).
+
+    The tool starts 0-1 cm from the object's bounding circle behind a random push direction,
+    at 2-4 cm height (where a push from contact starts, and where a closed-loop planner's tool
+    is after a push), and moves ``length`` (default 4-15 cm) in a straight line back, aside or
+    anywhere in between (within 100 degrees of straight back). A pusher cannot pull: the
+    object stays where it is, or turns a little where the tool grazes it on the way out. A
+    model trained only on motions into objects has never seen that, and predicts the object
+    following the tool; a planner then finds those paths cheap.
+    """
+    arm, grip = arm_and_grippers(robot)
+    ang = float(rng.uniform(-math.pi, math.pi))
+    d = np.array([math.cos(ang), math.sin(ang), 0.0])
+    height = float(np.clip(obj.half_height, 0.02, 0.04))
+    start = np.array([*obj.xy, height]) - d * (obj.radius + float(rng.uniform(0.0, 0.01)))
+    away = ang + math.pi + float(rng.uniform(-1.0, 1.0)) * math.radians(100.0)
+    u = np.array([math.cos(away), math.sin(away), 0.0])
+    length_m = float(rng.uniform(*length))
+    R = down_rotation(ang + math.pi / 2)
+    q0 = robot.default_q.numpy().copy()
+    q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
+    q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
+    q, err = dls_ik(robot, q, start, R, arm, iters=60)
+    if err > 0.01:
+        return None
+    qs = [q]
+    for t in range(1, num_steps + 1):
+        q, err = dls_ik(robot, q, start + u * length_m * t / num_steps, R, arm, iters=15)
+        if err > 0.01:
+            return None
+        qs.append(q)
+    traj = np.stack(qs)
+    if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
+        return None
+    return Motion(traj, "retreat", index)
 
 
 def plan_reach(robot, rng: np.random.Generator, num_steps: int, step_dt: float) -> Motion | None:
