@@ -9,7 +9,12 @@ Per scene point n and step t, with the target displacement from t0 clipped to
     loss         = Σ w * nll / Σ w
 
 where ``|d_t,n|`` is the target's distance (m) from the t0 position, so the loss sits
-almost entirely on points that moved more than ``moved_threshold``.
+almost entirely on points that moved more than ``moved_threshold``. With ``near`` (points
+the robot comes close to in the clip) and ``near_weight`` > 0, those points weigh at least
+``near_weight`` whether they moved or not: a point the robot passes without moving it is the
+evidence against predicting motion there (a pusher cannot pull), and at ``min_weight`` it
+hardly counts, so a model trained with the plain loss predicts objects following a tool that
+leaves them, motion a planner then exploits.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def flow_loss(
     moved_threshold: float = 0.005,
     min_weight: float = 0.01,
     mask: Tensor | None = None,
+    near: Tensor | None = None,
+    near_weight: float = 0.0,
 ) -> Tensor:
     """Scalar loss of normalised predictions against metric targets.
 
@@ -55,6 +62,8 @@ def flow_loss(
         huber_delta: Huber transition point, in normalised units.
         moved_threshold / min_weight: see :func:`motion_weight`.
         mask: (…, T, N) or (…, N) bool, points that count (e.g. visible), or None.
+        near: (…, N) bool, points within reach of the robot during the clip, or None;
+            near_weight: their weight floor (0: off).
     """
     if pred.shape != target.shape or pred.shape[-1] != 3:
         raise ValueError(f"flow_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be (…, T, N, 3)")
@@ -74,6 +83,10 @@ def flow_loss(
         lv = log_var
     nll = 0.5 * (err * torch.exp(-lv) + lv)
     w = motion_weight(target, moved_threshold, min_weight=min_weight)
+    if near is not None and near_weight > 0:
+        if near.shape != w.shape[:-2] + w.shape[-1:]:
+            raise ValueError(f"flow_loss: near must be {tuple(w.shape[:-2] + w.shape[-1:])}, got {tuple(near.shape)}")
+        w = torch.maximum(w, near_weight * near[..., None, :].to(w.dtype))
     if mask is not None:
         m = mask if mask.shape == w.shape else mask[..., None, :].expand_as(w)
         w = w * m.to(w.dtype)

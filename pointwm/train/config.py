@@ -51,6 +51,8 @@ class LossConfig:
         "simulation data uses a constant σ²"); None trains the predicted log-variance.
     max_displacement: metres, targets clipped to ±this. huber_delta: normalised units.
     moved_threshold: metres (5 mm). min_weight: weight floor of static points.
+    near_robot_weight: weight floor of the points that some robot point comes within
+        ``near_robot_radius`` (m) of during the clip, moved or not (0: off, PointWorld's loss).
     """
 
     fixed_log_var: float | None = 0.0
@@ -58,6 +60,14 @@ class LossConfig:
     huber_delta: float = 1.0
     moved_threshold: float = 0.005
     min_weight: float = 0.01
+    near_robot_weight: float = 0.0
+    near_robot_radius: float = 0.03
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.near_robot_weight <= 1.0:
+            raise ValueError(f"LossConfig.near_robot_weight: expected in [0, 1], got {self.near_robot_weight}")
+        if not self.near_robot_radius > 0:
+            raise ValueError(f"LossConfig.near_robot_radius: expected metres > 0, got {self.near_robot_radius}")
 
 
 @dataclass(frozen=True)

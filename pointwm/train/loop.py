@@ -228,6 +228,16 @@ def _batch_to_device(samples, device: torch.device):
     return scenes, robots, target, valid
 
 
+def near_robot(scenes, robots, radius: float) -> torch.Tensor:
+    """(ΣN,) bool: the scene points at t0 (batch order) that some robot point comes within
+    ``radius`` (m) of, at any step of the clip."""
+    out = []
+    for sc, rb in zip(scenes, robots, strict=True):
+        pts = rb.flow.reshape(-1, 3).to(sc.xyz)  # ((T+1) M, 3)
+        out.append(torch.cdist(sc.xyz, pts).amin(-1) < radius)
+    return torch.cat(out)
+
+
 def _load_init(path: Path, config: ModelConfig) -> WorldModel:
     """``config``'s model with the weights of the checkpoint at ``path`` (already checked by
     :func:`_check_model_config`); a contact branch the checkpoint lacks keeps its zero init."""
@@ -377,9 +387,11 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
                 pred_out = net(scenes, robots)
             pred = pred_out.flow.float().transpose(0, 1)  # (T, ΣN, 3) normalised
             log_var = None if lc.fixed_log_var is not None else pred_out.log_var.float().transpose(0, 1)
+            near = near_robot(scenes, robots, lc.near_robot_radius) if lc.near_robot_weight > 0 else None
             loss = flow_loss(pred, log_var, target, model.flow_std, fixed_log_var=lc.fixed_log_var,
                              max_displacement=lc.max_displacement, huber_delta=lc.huber_delta,
-                             moved_threshold=lc.moved_threshold, min_weight=lc.min_weight, mask=valid)
+                             moved_threshold=lc.moved_threshold, min_weight=lc.min_weight, mask=valid,
+                             near=near, near_weight=lc.near_robot_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"step {step}: non-finite loss {loss.item()} (clips {[s.key for s in samples]})")
             opt.zero_grad(set_to_none=True)
