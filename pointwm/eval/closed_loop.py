@@ -69,8 +69,16 @@ class EvalConfig:
     start_angle: float = 0.0
     settle_steps: int = 0
     goal_match: str = "points"
+    near_radius: float | None = None
+    near_execute_steps: int = 1
 
     def __post_init__(self) -> None:
+        if self.near_radius is not None and not (isinstance(self.near_radius, int | float) and self.near_radius > 0):
+            raise ValueError(f"EvalConfig.near_radius: expected a distance > 0 (m) or None, got {self.near_radius!r}")
+        for name in ("execute_steps", "near_execute_steps"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 1):
+                raise ValueError(f"EvalConfig.{name}: expected an integer >= 1, got {v!r}")
         if self.goal_match not in GOAL_MATCHES:
             raise ValueError(f"EvalConfig.goal_match: expected one of {GOAL_MATCHES}, got {self.goal_match!r}")
         if not (isinstance(self.settle_steps, int) and self.settle_steps >= 0):
@@ -403,7 +411,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         plan = planner.plan(dyn, cloud, robot, torch.from_numpy(env.q).float(), goal, warm_start=warm)
         times.append(time.perf_counter() - t0)
         replans += 1
-        n = cfg.execute_steps
+        near = cfg.near_radius is not None and np.linalg.norm(env.object_xy() - target) <= cfg.near_radius
+        n = cfg.near_execute_steps if near else cfg.execute_steps
         env.execute(plan.actions[:n].double().numpy())
         warm = plan.shifted(n)
         env.hold(cfg.settle_steps)

@@ -220,3 +220,42 @@ def test_settle_steps_hold_the_robot_before_each_capture(panda, monkeypatch):
         assert np.array_equal(q_cap, q_exec)
     with pytest.raises(ValueError, match="settle_steps"):
         cl.EvalConfig(settle_steps=-1)
+
+
+def test_near_radius_executes_fewer_steps_close_to_the_target(panda, monkeypatch):
+    """Within ``near_radius`` of the target a replan executes ``near_execute_steps`` plan
+    steps, elsewhere ``execute_steps``: the rule checked on every replan, at a radius that
+    every replan is inside, one that none is, and the initial distance (the first inside)."""
+    from planning import PlannerConfig
+    from pointwm.eval import closed_loop as cl
+
+    real_observe, real_execute = cl.SimEnv.observe, cl.SimEnv.execute
+    log = []
+
+    def observe(self, rng):
+        log.append([float(np.linalg.norm(self.object_xy() - np.asarray(self.task.target_xy))), None])
+        return real_observe(self, rng)
+
+    def execute(self, targets):
+        if log and log[-1][1] is None:
+            log[-1][1] = len(targets)
+        real_execute(self, targets)
+
+    monkeypatch.setattr(cl.SimEnv, "observe", observe)
+    monkeypatch.setattr(cl.SimEnv, "execute", execute)
+    pcfg = PlannerConfig(K=4, T=4, iterations=1, seed=0)
+    task = cl.make_task(3, cl.EvalConfig(), panda, T=4)
+    err0 = float(np.linalg.norm(cl.SimEnv(task, panda, cl.EvalConfig(), 4, pcfg.dt).object_xy()
+                                - np.asarray(task.target_xy)))
+    for radius, expect_first in ((1.0, 2), (1e-4, 3), (err0 + 1e-6, 2)):
+        log.clear()
+        cfg = cl.EvalConfig(max_replans=3, success_radius=1e-6, execute_steps=3, near_radius=radius,
+                            near_execute_steps=2)
+        cl.run_task(task, "mppi_zero", panda, pcfg, cfg)
+        assert len(log) == 3 and log[0][1] == expect_first
+        for dist, n in log:
+            assert n == (2 if dist <= radius else 3)
+    with pytest.raises(ValueError, match="near_radius"):
+        cl.EvalConfig(near_radius=0.0)
+    with pytest.raises(ValueError, match="near_execute_steps"):
+        cl.EvalConfig(near_execute_steps=0)
