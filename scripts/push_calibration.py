@@ -17,8 +17,16 @@ displacements) of the model, and of predicting no motion, against the simulator,
 centred (|offset| < 1.5 cm) and the off-centre pushes (a model that ignores the offset
 predicts a full push where the tool grazes or misses the object).
 
+With ``--retreat`` (after ``--pre``, so the tool starts at the object), the tool instead
+leaves the object over T steps: straight back 5 and 10 cm, and 8 cm to either side.
+Printed per path: the object's displacement at step T along and across the push direction,
+model and simulator; at the end the mean length of the model's predicted displacement and of
+the simulator's (a pusher cannot pull: the simulator's is near 0).
+
     MUJOCO_GL=egl .venv/bin/python scripts/push_calibration.py \\
         --checkpoint assets/checkpoints/tiny_sim.safetensors --seeds 20 26 --pre 0.06
+    MUJOCO_GL=egl .venv/bin/python scripts/push_calibration.py \\
+        --checkpoint assets/checkpoints/tiny_sim.safetensors --seeds 20 26 --pre 0.06 --hold 2 --retreat
     MUJOCO_GL=egl .venv/bin/python scripts/push_calibration.py \\
         --checkpoint assets/checkpoints/tiny_sim.safetensors --seeds 20 26 --offsets -4 -2.5 -1 0 1 2.5 4
 """
@@ -42,8 +50,12 @@ def main() -> int:
     p.add_argument("--hold", type=int, default=5, help="plan steps the scene settles after --pre")
     p.add_argument("--offsets", type=float, nargs="+", default=None, metavar="CM",
                    help="lateral offsets (cm) of 15 cm pushes, instead of centred pushes of 5-20 cm")
+    p.add_argument("--retreat", action="store_true",
+                   help="paths that leave the object (back 5 and 10 cm, 8 cm to either side) instead of pushes")
     p.add_argument("--robot", default="panda")
     args = p.parse_args()
+    if args.retreat and args.offsets:
+        p.error("--retreat and --offsets: choose one")
     if args.seeds[1] <= args.seeds[0]:
         p.error(f"--seeds: expected FIRST < END, got {args.seeds[0]} {args.seeds[1]}")
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -63,7 +75,7 @@ def main() -> int:
     sums = np.zeros(4)  # model@3, sim@3, model@T, sim@T
 
     errors: dict[str, list[float]] = {"centred model": [], "centred zero": [], "off-centre model": [],
-                                      "off-centre zero": []}
+                                      "off-centre zero": [], "retreat model": [], "retreat simulator": []}
 
     def straight(q0: np.ndarray, way: np.ndarray, n: int, side: np.ndarray | None = None) -> np.ndarray:
         """Joint path (n, J) moving the tool along ``way``, plus ``side`` over the first 3 steps."""
@@ -87,7 +99,10 @@ def main() -> int:
         mask = torch.from_numpy(seg == task.obj + 1)
         q0 = env.q.copy()
         n = np.array([-d[1], d[0], 0.0])
-        if args.offsets:
+        retreats = {"back 5 cm": -d * 0.05, "back 10 cm": -d * 0.10, "aside +8 cm": n * 0.08, "aside -8 cm": -n * 0.08}
+        if args.retreat:
+            paths = [straight(q0, way, T) for way in retreats.values()]
+        elif args.offsets:
             paths = [straight(q0, d * 0.15, T, n * o / 100) for o in args.offsets]
         else:
             paths = [straight(q0, d * L, T) for L in lengths]
@@ -95,7 +110,16 @@ def main() -> int:
         flows = robot.point_flow(q).float()
         sim = SimDynamics(env, seg)(cloud, flows, q_traj=q)
         pred = model.predict(cloud, flows)
-        if args.offsets:
+        if args.retreat:
+            axes = torch.from_numpy(np.stack([d[:2], n[:2]], 1)).float()
+            for i, name in enumerate(retreats):
+                s = sim[i][-1, mask].mean(0)[:2] @ axes
+                m = pred[i][-1, mask].mean(0)[:2] @ axes
+                errors["retreat model"].append(float(torch.linalg.vector_norm(m)))
+                errors["retreat simulator"].append(float(torch.linalg.vector_norm(s)))
+                print(f"seed {seed} {name:11s}: along/across model {m[0] * 100:5.1f} {m[1] * 100:5.1f} "
+                      f"sim {s[0] * 100:5.1f} {s[1] * 100:5.1f} (cm)", flush=True)
+        elif args.offsets:
             axes = torch.from_numpy(np.stack([d[:2], n[:2]], 1)).float()
             for i, o in enumerate(args.offsets):
                 s = sim[i][-1, mask].mean(0)[:2] @ axes
@@ -113,7 +137,10 @@ def main() -> int:
                 sums += [float(m[2]), float(s[2]), float(m[-1]), float(s[-1])]
                 print(f"seed {seed} push {L * 100:4.0f} cm: step 3 model {m[2] * 100:5.1f} sim {s[2] * 100:5.1f} | "
                       f"step {T} model {m[-1] * 100:5.1f} sim {s[-1] * 100:5.1f} (cm)", flush=True)
-    if args.offsets:
+    if args.retreat:
+        print("mean length of the object's displacement at step T (cm): " + ", ".join(
+            f"{k} {100 * np.mean(v):.1f}" for k, v in errors.items() if v))
+    elif args.offsets:
         print("mean |error| at step T (cm): " + ", ".join(
             f"{k} {100 * np.mean(v):.1f}" for k, v in errors.items() if v) + " (zero: predicting no motion)")
     else:
