@@ -116,7 +116,6 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
     pushes turn and deflect the object, or graze and miss it (0, the default: through the
     centre, and no draw, so archives made before it are unchanged).
     """
-    arm, grip = arm_and_grippers(robot)
     ang = float(rng.uniform(-math.pi, math.pi))
     d = np.array([math.cos(ang), math.sin(ang), 0.0])
     gap_m = float(rng.uniform(*gap))
@@ -126,6 +125,16 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
     if offset > 0:
         start = start + np.array([-d[1], d[0], 0.0]) * float(rng.uniform(-offset, offset))
     R = down_rotation(ang + math.pi / 2)  # fingers side by side across the push direction
+    traj = _straight_tool_path(robot, rng, start, d * length_m, R, num_steps, step_dt)
+    return None if traj is None else Motion(traj, "push", index)
+
+
+def _straight_tool_path(robot, rng: np.random.Generator, start: np.ndarray, way: np.ndarray, R: np.ndarray,
+                        num_steps: int, step_dt: float) -> np.ndarray | None:
+    """(T+1, J) joint path moving the tool (orientation ``R``) from ``start`` along ``way`` in
+    equal steps, fingers nearly closed (one draw from ``rng``); None if IK, the velocity
+    limits or the table forbid it."""
+    arm, grip = arm_and_grippers(robot)
     q0 = robot.default_q.numpy().copy()
     q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
     # Pre-position above the start so IK takes the elbow-up branch, then descend.
@@ -135,14 +144,14 @@ def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_
         return None
     qs = [q]
     for t in range(1, num_steps + 1):
-        q, err = dls_ik(robot, q, start + d * length_m * t / num_steps, R, arm, iters=15)
+        q, err = dls_ik(robot, q, start + way * t / num_steps, R, arm, iters=15)
         if err > 0.01:
             return None
         qs.append(q)
     traj = np.stack(qs)
     if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
         return None
-    return Motion(traj, "push", index)
+    return traj
 
 
 def plan_probe(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_steps: int,
@@ -200,7 +209,6 @@ def plan_retreat(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, n
     model trained only on motions into objects has never seen that, and predicts the object
     following the tool; a planner then finds those paths cheap.
     """
-    arm, grip = arm_and_grippers(robot)
     ang = float(rng.uniform(-math.pi, math.pi))
     d = np.array([math.cos(ang), math.sin(ang), 0.0])
     height = float(np.clip(obj.half_height, 0.02, 0.04))
@@ -208,23 +216,8 @@ def plan_retreat(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, n
     away = ang + math.pi + float(rng.uniform(-1.0, 1.0)) * math.radians(100.0)
     u = np.array([math.cos(away), math.sin(away), 0.0])
     length_m = float(rng.uniform(*length))
-    R = down_rotation(ang + math.pi / 2)
-    q0 = robot.default_q.numpy().copy()
-    q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
-    q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
-    q, err = dls_ik(robot, q, start, R, arm, iters=60)
-    if err > 0.01:
-        return None
-    qs = [q]
-    for t in range(1, num_steps + 1):
-        q, err = dls_ik(robot, q, start + u * length_m * t / num_steps, R, arm, iters=15)
-        if err > 0.01:
-            return None
-        qs.append(q)
-    traj = np.stack(qs)
-    if not _within_velocity(robot, traj, step_dt) or not clear_of_table(robot, traj):
-        return None
-    return Motion(traj, "retreat", index)
+    traj = _straight_tool_path(robot, rng, start, u * length_m, down_rotation(ang + math.pi / 2), num_steps, step_dt)
+    return None if traj is None else Motion(traj, "retreat", index)
 
 
 def plan_reach(robot, rng: np.random.Generator, num_steps: int, step_dt: float) -> Motion | None:
