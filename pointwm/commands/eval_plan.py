@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robot", default="panda", help="robot name (default: %(default)s)")
     p.add_argument("--max-replans", type=int, default=8, help="replans per task (default: %(default)s)")
     p.add_argument("--execute-steps", type=int, default=3, help="steps executed per replan (default: %(default)s)")
+    p.add_argument("--crop", type=float, default=0.15, metavar="M",
+                   help="half size (m) of the xy box around object and target that the planners see, "
+                        "beyond half their distance (default: %(default)s)")
     p.add_argument("--near-radius", type=float, default=None, metavar="M",
                    help="within M metres of the target, execute only --near-execute-steps steps per "
                         "replan (finer feedback for the last few cm; default: off)")
@@ -188,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
     ecfg = EvalConfig(robot=args.robot, execute_steps=args.execute_steps, max_replans=args.max_replans,
                       subgoal=args.subgoal, start_angle=args.start_angle,
                       settle_steps=args.settle_steps, goal_match=args.goal_match,
-                      near_radius=args.near_radius, near_execute_steps=args.near_execute_steps)
+                      near_radius=args.near_radius, near_execute_steps=args.near_execute_steps,
+                      crop=args.crop)
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []

@@ -73,6 +73,8 @@ class EvalConfig:
     near_execute_steps: int = 1
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.crop, int | float) and self.crop > 0):
+            raise ValueError(f"EvalConfig.crop: expected a half size > 0 (m), got {self.crop!r}")
         if self.near_radius is not None and not (isinstance(self.near_radius, int | float) and self.near_radius > 0):
             raise ValueError(f"EvalConfig.near_radius: expected a distance > 0 (m) or None, got {self.near_radius!r}")
         for name in ("execute_steps", "near_execute_steps"):

@@ -259,3 +259,23 @@ def test_near_radius_executes_fewer_steps_close_to_the_target(panda, monkeypatch
         cl.EvalConfig(near_radius=0.0)
     with pytest.raises(ValueError, match="near_execute_steps"):
         cl.EvalConfig(near_execute_steps=0)
+
+
+def test_crop_bounds_what_the_planners_see(panda):
+    """``crop``: every observed point lies in the xy box around object and target that is
+    ``crop`` beyond half their distance on each axis; a smaller crop sees fewer points."""
+    from pointwm.eval import closed_loop as cl
+
+    counts = []
+    for crop in (0.15, 0.06):
+        cfg = cl.EvalConfig(crop=crop)
+        task = cl.make_task(3, cfg, panda, T=4)
+        env = cl.SimEnv(task, panda, cfg, 4, 0.1)
+        cloud, _ = env.observe(np.random.default_rng(0))
+        obj, tgt = env.object_xy(), np.asarray(task.target_xy)
+        half = crop + 0.5 * np.abs(obj - tgt)
+        assert (np.abs(cloud.xyz[:, :2].double().numpy() - 0.5 * (obj + tgt)) <= half + 1e-6).all()
+        counts.append(len(cloud.xyz))
+    assert counts[1] < counts[0]
+    with pytest.raises(ValueError, match="crop"):
+        cl.EvalConfig(crop=0.0)
