@@ -98,6 +98,19 @@ def select_points(s: TrainSample, index: Tensor) -> TrainSample:
                      valid=s.valid[:, index])
 
 
+def robot_distance(xyz: Tensor, robot_points: Tensor, upper: float) -> Tensor:
+    """(N,) float64 CPU distance (m) from each point of ``xyz`` (N, 3) m to the nearest of
+    ``robot_points`` (..., 3) m (every step of a robot flow, say), exact up to ``upper`` (m)
+    and inf beyond it, or where there are no robot points."""
+    if robot_points.numel() == 0 or len(xyz) == 0:
+        return torch.full((len(xyz),), math.inf, dtype=torch.float64)
+    from scipy.spatial import cKDTree  # ~20x faster than cdist over (T+1) * M robot points
+
+    tree = cKDTree(robot_points.reshape(-1, 3).detach().cpu().double().numpy())
+    d, _ = tree.query(xyz.detach().cpu().double().numpy(), k=1, distance_upper_bound=upper)
+    return torch.from_numpy(d)
+
+
 def remove_spheres(s: TrainSample, g: torch.Generator, count: int, radius: tuple[float, float],
                    min_robot_dist: float) -> TrainSample:
     """Drop the t0 points inside ``count`` random spheres centred on scene points far
@@ -105,14 +118,7 @@ def remove_spheres(s: TrainSample, g: torch.Generator, count: int, radius: tuple
     xyz = s.points[0]
     if len(xyz) == 0:
         return s
-    if s.robot_points.numel():
-        from scipy.spatial import cKDTree  # ~20x faster than cdist over (T+1) * M robot points
-
-        tree = cKDTree(s.robot_points.reshape(-1, 3).detach().cpu().double().numpy())
-        d, _ = tree.query(xyz.detach().cpu().double().numpy(), k=1, distance_upper_bound=min_robot_dist)
-        far = torch.from_numpy(d > min_robot_dist)
-    else:
-        far = torch.ones(len(xyz), dtype=torch.bool)
+    far = robot_distance(xyz, s.robot_points, min_robot_dist) > min_robot_dist
     candidates = far.nonzero().squeeze(1)
     if len(candidates) == 0:
         return s

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from pointwm.atomic import write_json
 from pointwm.data.archive import read_manifest
+from pointwm.data.augment import robot_distance
 from pointwm.data.sample import robot_by_name
 from pointwm.eval.metrics import FlowMetrics
 from pointwm.geometry import PointCloud
@@ -229,13 +230,10 @@ def _batch_to_device(samples, device: torch.device):
 
 
 def near_robot(scenes, robots, radius: float) -> torch.Tensor:
-    """(ΣN,) bool: the scene points at t0 (batch order) that some robot point comes within
-    ``radius`` (m) of, at any step of the clip."""
-    out = []
-    for sc, rb in zip(scenes, robots, strict=True):
-        pts = rb.flow.reshape(-1, 3).to(sc.xyz)  # ((T+1) M, 3)
-        out.append(torch.cdist(sc.xyz, pts).amin(-1) < radius)
-    return torch.cat(out)
+    """(ΣN,) bool on the scenes' device: the scene points at t0 (batch order) that some robot
+    point (``RobotInput.flow`` (T+1, M, 3) m) comes within ``radius`` (m) of, at any step."""
+    near = [robot_distance(sc.xyz, rb.flow, radius) < radius for sc, rb in zip(scenes, robots, strict=True)]
+    return torch.cat(near).to(scenes[0].xyz.device)
 
 
 def _load_init(path: Path, config: ModelConfig) -> WorldModel:

@@ -172,13 +172,24 @@ def test_bad_shapes_are_rejected(shapes):
         SimConfig(shapes=shapes)
 
 
+def _assert_feasible(robot, q: np.ndarray, step_dt: float) -> None:
+    """Joint path q (T+1, J): inside the joint limits, within the velocity limits over
+    ``step_dt`` (s) a step, and every robot point above the table."""
+    from pointwm.data.sim.motion import clear_of_table
+
+    lo, hi = robot.lower.numpy(), robot.upper.numpy()
+    assert ((q >= lo - 1e-9) & (q <= hi + 1e-9)).all()
+    assert (np.abs(np.diff(q, axis=0)) <= robot.velocity_limits.numpy() * step_dt + 1e-9).all()
+    assert clear_of_table(robot, q)
+
+
 def test_probe_motions_start_beside_the_object_and_respect_limits():
     """Probes: the tool starts within 6 cm (+ tolerance) of the object's bounding circle,
     every step stays inside the joint and velocity limits and above the table."""
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.motion import clear_of_table, plan_probe, tool_link
+    from pointwm.data.sim.motion import plan_probe, tool_link
     from pointwm.data.sim.scene import ObjectSpec
 
     robot = load_robot("panda")
@@ -190,10 +201,7 @@ def test_probe_motions_start_beside_the_object_and_respect_limits():
             continue
         made += 1
         assert m.kind == "probe" and m.target == 0 and m.q.shape == (11, robot.num_joints)
-        lo, hi = robot.lower.numpy(), robot.upper.numpy()
-        assert ((m.q >= lo - 1e-9) & (m.q <= hi + 1e-9)).all()
-        assert (np.abs(np.diff(m.q, axis=0)) <= robot.velocity_limits.numpy() * 0.1 + 1e-9).all()
-        assert clear_of_table(robot, m.q)
+        _assert_feasible(robot, m.q, 0.1)
         tip = robot.link_poses(torch.from_numpy(m.q[0]))[tool_link(robot), :3, 3].numpy()
         assert np.hypot(*(tip[:2] - np.array(obj.xy))) <= obj.radius + 0.06 + 0.011
     assert made >= 6, f"only {made}/12 probes were reachable"
@@ -206,7 +214,7 @@ def test_retreat_motions_start_at_the_object_and_move_away():
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.motion import clear_of_table, plan_retreat, tool_link
+    from pointwm.data.sim.motion import plan_retreat, tool_link
     from pointwm.data.sim.scene import ObjectSpec
 
     robot = load_robot("panda")
@@ -218,8 +226,7 @@ def test_retreat_motions_start_at_the_object_and_move_away():
             continue
         made += 1
         assert m.kind == "retreat" and m.target == 0 and m.q.shape == (11, robot.num_joints)
-        assert (np.abs(np.diff(m.q, axis=0)) <= robot.velocity_limits.numpy() * 0.1 + 1e-9).all()
-        assert clear_of_table(robot, m.q)
+        _assert_feasible(robot, m.q, 0.1)
         tips = robot.link_poses(torch.from_numpy(m.q))[:, tool_link(robot), :3, 3].numpy()
         out = tips[0, :2] - np.array(obj.xy)
         assert np.linalg.norm(out) <= obj.radius + 0.01 + 0.011
