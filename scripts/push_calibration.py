@@ -99,6 +99,7 @@ def main() -> int:
         mask = torch.from_numpy(seg == task.obj + 1)
         q0 = env.q.copy()
         n = np.array([-d[1], d[0], 0.0])
+        axes = torch.from_numpy(np.stack([d[:2], n[:2]], 1)).float()  # xy -> (along, across) the push
         retreats = {"back 5 cm": -d * 0.05, "back 10 cm": -d * 0.10, "aside +8 cm": n * 0.08, "aside -8 cm": -n * 0.08}
         if args.retreat:
             paths = [straight(q0, way, T) for way in retreats.values()]
@@ -111,7 +112,6 @@ def main() -> int:
         sim = SimDynamics(env, seg)(cloud, flows, q_traj=q)
         pred = model.predict(cloud, flows)
         if args.retreat:
-            axes = torch.from_numpy(np.stack([d[:2], n[:2]], 1)).float()
             for i, name in enumerate(retreats):
                 s = sim[i][-1, mask].mean(0)[:2] @ axes
                 m = pred[i][-1, mask].mean(0)[:2] @ axes
@@ -120,7 +120,6 @@ def main() -> int:
                 print(f"seed {seed} {name:11s}: along/across model {m[0] * 100:5.1f} {m[1] * 100:5.1f} "
                       f"sim {s[0] * 100:5.1f} {s[1] * 100:5.1f} (cm)", flush=True)
         elif args.offsets:
-            axes = torch.from_numpy(np.stack([d[:2], n[:2]], 1)).float()
             for i, o in enumerate(args.offsets):
                 s = sim[i][-1, mask].mean(0)[:2] @ axes
                 m = pred[i][-1, mask].mean(0)[:2] @ axes
