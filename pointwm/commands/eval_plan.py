@@ -27,6 +27,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _checkpoint_sha256(paths: list[Path] | None) -> str | list[str] | None:
+    """One checkpoint's hash (as runs from before ensembles recorded it), or the list."""
+    if paths is None:
+        return None
+    hashes = [_sha256(p) for p in paths]
+    return hashes[0] if len(hashes) == 1 else hashes
+
+
+def _checkpoint_names(paths: list[Path] | None) -> str | list[str]:
+    if paths is None:
+        return "None"
+    return str(paths[0]) if len(paths) == 1 else [str(p) for p in paths]
+
+
 def _check_settings(out: Path, rows: list, settings: dict) -> None:
     """Resume only what the same settings made: OUT/settings.json records them; results
     from another checkpoint, planner preset or loop setting are never mixed in."""
@@ -55,8 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "settings only: OUT/settings.json) and summarised in "
         "OUT/results.md and OUT/results.json.",
     )
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="world-model checkpoint (needed by mppi_model and random)")
+    p.add_argument("--checkpoint", type=Path, nargs="+", default=None, metavar="CKPT",
+                   help="world-model checkpoint (needed by mppi_model and random); several: plan against "
+                        "their ensemble, the mean of their predictions")
     p.add_argument("--tasks", type=int, default=20, help="number of seeded tasks (default: %(default)s)")
     p.add_argument("--first-seed", type=int, default=0, help="seed of the first task (default: %(default)s)")
     p.add_argument("--planners", default=",".join(PLANNERS),
@@ -111,9 +126,9 @@ def _init_worker(checkpoint, robot_name: str, pcfg, ecfg, threads: int, model=No
 
     torch.set_num_threads(max(1, threads))
     if model is None and checkpoint is not None:
-        from pointwm.model import WorldModel
+        from pointwm.model.ensemble import load_models
 
-        model = WorldModel.load(checkpoint)
+        model = load_models(checkpoint)
     _WORKER.clear()
     _WORKER.update(robot=load_robot(robot_name), model=model, pcfg=pcfg, ecfg=ecfg, tasks={})
 
@@ -179,9 +194,9 @@ def run(args: argparse.Namespace) -> int:
     if any(p in ("mppi_model", "random") for p in planners):
         if args.checkpoint is None:
             raise ValueError("--checkpoint is required for the planners mppi_model and random")
-        from pointwm.model import WorldModel
+        from pointwm.model.ensemble import load_models
 
-        model = WorldModel.load(args.checkpoint)  # fails here, once, on a bad checkpoint
+        model = load_models(args.checkpoint)  # fails here, once, on a bad checkpoint
         from kinematics import load_robot
         from pointwm.commands.common import warn_if_robot_differs
 
@@ -197,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []
     _check_settings(args.out, rows, {
-        "checkpoint_sha256": _sha256(args.checkpoint) if args.checkpoint is not None else None,
+        "checkpoint_sha256": _checkpoint_sha256(args.checkpoint),
         "planner_config": pcfg.to_dict(), "eval_config": asdict(ecfg), "robot": args.robot,
     })
     done = {(r["seed"], r["planner"]) for r in rows}
@@ -231,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
             if pool is not None:
                 pool.terminate()
     rows = [r for r in rows if r["seed"] in seeds and r["planner"] in planners]
-    meta = {"tasks": args.tasks, "first_seed": args.first_seed, "checkpoint": str(args.checkpoint),
+    meta = {"tasks": args.tasks, "first_seed": args.first_seed, "checkpoint": _checkpoint_names(args.checkpoint),
             "planner_config": pcfg.to_dict(), "eval_config": asdict(ecfg), "robot": args.robot,
             "rollouts_per_replan": pcfg.K * pcfg.iterations, "wall_s_this_run": round(time.perf_counter() - t0, 1)}
     table, summary = summarise(rows, meta)

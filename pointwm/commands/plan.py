@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start joint values (rad, m): J comma-separated numbers in the robot's joint order, "
                         "or name=value pairs over the default pose (default: the robot's default pose)")
     p.add_argument("--goal", required=True, help=GOAL_HELP)
-    p.add_argument("--checkpoint", type=Path, required=True, help="world-model checkpoint (.safetensors)")
+    p.add_argument("--checkpoint", type=Path, nargs="+", required=True, metavar="CKPT",
+                   help="world-model checkpoint (.safetensors); several: plan against their ensemble (mean prediction)")
     p.add_argument("--config", default="default", help="planner preset name or YAML (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: CAPTURE/plan)")
     p.add_argument("--budget", type=float, default=None, help="time budget in seconds (best plan so far)")
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     from kinematics import load_robot
     from planning import Goal, PlannerConfig
     from pointwm.commands.common import cloud_from_capture, warn_if_robot_differs
-    from pointwm.model import WorldModel
+    from pointwm.model.ensemble import load_models
 
     cfg = PlannerConfig.from_yaml(args.config)
     over = {k: v for k, v in (("K", args.samples), ("iterations", args.iterations), ("T", args.horizon),
@@ -157,9 +158,10 @@ def run(args: argparse.Namespace) -> int:
     goal = Goal.parse(args.goal)
     robot = load_robot(args.robot)
     q0 = parse_joints(args.joints, robot)
-    if not args.checkpoint.is_file():
-        raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
-    model = WorldModel.load(args.checkpoint)
+    for path in args.checkpoint:
+        if not path.is_file():
+            raise FileNotFoundError(f"--checkpoint {path}: no such file")
+    model = load_models(args.checkpoint)
     warn_if_robot_differs(model, robot)
     model_T = int(model.config.num_steps)
     if args.horizon is not None and args.horizon != model_T:
@@ -169,5 +171,5 @@ def run(args: argparse.Namespace) -> int:
     ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
     out = args.out or args.capture / "plan"
     plan_and_write(model, cloud, robot, q0, goal, cfg, out, (ws.lo, ws.hi),
-                   meta={"goal": args.goal, "checkpoint": str(args.checkpoint)})
+                   meta={"goal": args.goal, "checkpoint": [str(c) for c in args.checkpoint] if len(args.checkpoint) > 1 else str(args.checkpoint[0])})
     return 0

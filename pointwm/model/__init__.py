@@ -8,11 +8,13 @@
 - ``config``: :class:`ModelConfig` (``configs/model/*.yaml``).
 - ``world_model``: :class:`WorldModel` (``predict``, ``load``, ``save``).
 - ``checkpoint``: safetensors checkpoints. ``loss``: :func:`flow_loss`.
+- ``ensemble``: :class:`ModelEnsemble` (the mean of several models), :func:`load_models`.
 """
 
 from pointwm.model.backbone import BackboneConfig, PointTransformerV3
 from pointwm.model.checkpoint import CheckpointError
 from pointwm.model.config import ModelConfig
+from pointwm.model.ensemble import ModelEnsemble, load_models
 from pointwm.model.loss import flow_loss, motion_weight
 from pointwm.model.structure import PointBatch
 from pointwm.model.world_model import (
@@ -29,6 +31,7 @@ __all__ = [
     "BackboneConfig",
     "CheckpointError",
     "ModelConfig",
+    "ModelEnsemble",
     "PointBatch",
     "PointTransformerV3",
     "RobotInput",
@@ -38,6 +41,7 @@ __all__ = [
     "count_parameters",
     "flow_loss",
     "lift_to_full",
+    "load_models",
     "motion_weight",
     "prepare_scene",
 ]

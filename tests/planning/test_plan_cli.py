@@ -71,3 +71,27 @@ def test_plan_cli_bad_input(tmp_path, checkpoint, extra, match):
     args = _parse(argv)
     with pytest.raises(ValueError, match=match):
         args.func(args)
+
+
+def test_eval_plan_with_an_ensemble_of_checkpoints(tmp_path, checkpoint):
+    """Several --checkpoint paths plan against their ensemble; the run records them all and
+    a rerun with another set is refused rather than mixed in."""
+    import torch
+
+    from pointwm.model import WorldModel
+    from pointwm.model.config import ModelConfig
+
+    torch.manual_seed(1)
+    second = WorldModel(ModelConfig.from_yaml(REPO / "configs/model/tiny.yaml")).save(tmp_path / "b.safetensors")
+    out = tmp_path / "out"
+    argv = ["eval-plan", "--planners", "mppi_model", "--tasks", "1", "--max-replans", "1", "--no-progress",
+            "--out", str(out), "--checkpoint", str(checkpoint), str(second)]
+    args = _parse(argv)
+    assert args.func(args) == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["meta"]["checkpoint"] == [str(checkpoint), str(second)]
+    assert summary["planners"]["mppi_model"]["tasks"] == 1
+    assert len(json.loads((out / "settings.json").read_text())["checkpoint_sha256"]) == 2
+    args = _parse(argv[:-1])  # the first checkpoint alone: other settings
+    with pytest.raises(ValueError, match="other settings .*checkpoint_sha256"):
+        args.func(args)
