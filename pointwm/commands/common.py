@@ -44,6 +44,12 @@ def cloud_from_capture(capture_dir: Path, args: argparse.Namespace):
     return frames, cloud
 
 
+def checkpoint_label(paths: list[Path]) -> str | list[str]:
+    """How a run records its ``--checkpoint`` paths: one path as a string (as runs from before
+    ensembles did), several as a list."""
+    return str(paths[0]) if len(paths) == 1 else [str(p) for p in paths]
+
+
 def warn_if_robot_differs(model, robot) -> None:
     """Log a warning when ``robot``'s points are drawn unlike those ``model`` was trained with."""
     msg = model.check_robot(robot)

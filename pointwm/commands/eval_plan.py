@@ -35,12 +35,6 @@ def _checkpoint_sha256(paths: list[Path] | None) -> str | list[str] | None:
     return hashes[0] if len(hashes) == 1 else hashes
 
 
-def _checkpoint_names(paths: list[Path] | None) -> str | list[str]:
-    if paths is None:
-        return "None"
-    return str(paths[0]) if len(paths) == 1 else [str(p) for p in paths]
-
-
 def _check_settings(out: Path, rows: list, settings: dict) -> None:
     """Resume only what the same settings made: OUT/settings.json records them; results
     from another checkpoint, planner preset or loop setting are never mixed in."""
@@ -179,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from planning import PlannerConfig
-    from pointwm.commands.common import write_json
+    from pointwm.commands.common import checkpoint_label, write_json
     from pointwm.eval.closed_loop import EvalConfig
 
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
@@ -246,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             if pool is not None:
                 pool.terminate()
     rows = [r for r in rows if r["seed"] in seeds and r["planner"] in planners]
-    meta = {"tasks": args.tasks, "first_seed": args.first_seed, "checkpoint": _checkpoint_names(args.checkpoint),
+    meta = {"tasks": args.tasks, "first_seed": args.first_seed, "checkpoint": checkpoint_label(args.checkpoint) if args.checkpoint else "None",
             "planner_config": pcfg.to_dict(), "eval_config": asdict(ecfg), "robot": args.robot,
             "rollouts_per_replan": pcfg.K * pcfg.iterations, "wall_s_this_run": round(time.perf_counter() - t0, 1)}
     table, summary = summarise(rows, meta)

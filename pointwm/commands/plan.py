@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from capture.process import Workspace
     from kinematics import load_robot
     from planning import Goal, PlannerConfig
-    from pointwm.commands.common import cloud_from_capture, warn_if_robot_differs
+    from pointwm.commands.common import checkpoint_label, cloud_from_capture, warn_if_robot_differs
     from pointwm.model.ensemble import load_models
 
     cfg = PlannerConfig.from_yaml(args.config)
@@ -171,5 +171,5 @@ def run(args: argparse.Namespace) -> int:
     ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
     out = args.out or args.capture / "plan"
     plan_and_write(model, cloud, robot, q0, goal, cfg, out, (ws.lo, ws.hi),
-                   meta={"goal": args.goal, "checkpoint": [str(c) for c in args.checkpoint] if len(args.checkpoint) > 1 else str(args.checkpoint[0])})
+                   meta={"goal": args.goal, "checkpoint": checkpoint_label(args.checkpoint)})
     return 0

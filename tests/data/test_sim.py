@@ -183,6 +183,18 @@ def _assert_feasible(robot, q: np.ndarray, step_dt: float) -> None:
     assert clear_of_table(robot, q)
 
 
+def _reachable_motions(plan, robot, obj, kind: str, seeds: int = 12, at_least: int = 6) -> list:
+    """The motions ``plan(robot, rng, obj, 0, 10, 0.1)`` draws for seeds 0..seeds-1 that are
+    reachable (at least ``at_least``), each checked: its kind, target 0, (11, J) joints, and
+    feasible (:func:`_assert_feasible`)."""
+    motions = [m for s in range(seeds) if (m := plan(robot, np.random.default_rng(s), obj, 0, 10, 0.1)) is not None]
+    for m in motions:
+        assert m.kind == kind and m.target == 0 and m.q.shape == (11, robot.num_joints)
+        _assert_feasible(robot, m.q, 0.1)
+    assert len(motions) >= at_least, f"only {len(motions)}/{seeds} {kind}s were reachable"
+    return motions
+
+
 def test_probe_motions_start_beside_the_object_and_respect_limits():
     """Probes: the tool starts within 6 cm (+ tolerance) of the object's bounding circle,
     every step stays inside the joint and velocity limits and above the table."""
@@ -194,17 +206,9 @@ def test_probe_motions_start_beside_the_object_and_respect_limits():
 
     robot = load_robot("panda")
     obj = ObjectSpec("box", (0.03, 0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
-    made = 0
-    for s in range(12):
-        m = plan_probe(robot, np.random.default_rng(s), obj, 0, 10, 0.1)
-        if m is None:
-            continue
-        made += 1
-        assert m.kind == "probe" and m.target == 0 and m.q.shape == (11, robot.num_joints)
-        _assert_feasible(robot, m.q, 0.1)
+    for m in _reachable_motions(plan_probe, robot, obj, "probe"):
         tip = robot.link_poses(torch.from_numpy(m.q[0]))[tool_link(robot), :3, 3].numpy()
         assert np.hypot(*(tip[:2] - np.array(obj.xy))) <= obj.radius + 0.06 + 0.011
-    assert made >= 6, f"only {made}/12 probes were reachable"
 
 
 def test_retreat_motions_start_at_the_object_and_move_away():
@@ -219,14 +223,9 @@ def test_retreat_motions_start_at_the_object_and_move_away():
 
     robot = load_robot("panda")
     obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
-    made, sideways = 0, 0
-    for s in range(12):
-        m = plan_retreat(robot, np.random.default_rng(s), obj, 0, 10, 0.1)
-        if m is None:
-            continue
-        made += 1
-        assert m.kind == "retreat" and m.target == 0 and m.q.shape == (11, robot.num_joints)
-        _assert_feasible(robot, m.q, 0.1)
+    motions = _reachable_motions(plan_retreat, robot, obj, "retreat")
+    sideways = 0
+    for m in motions:
         tips = robot.link_poses(torch.from_numpy(m.q))[:, tool_link(robot), :3, 3].numpy()
         out = tips[0, :2] - np.array(obj.xy)
         assert np.linalg.norm(out) <= obj.radius + 0.01 + 0.011
@@ -236,8 +235,7 @@ def test_retreat_motions_start_at_the_object_and_move_away():
         mid = tips[5, :2] - tips[0, :2]
         assert abs(mid[0] * move[1] - mid[1] * move[0]) / np.linalg.norm(move) < 0.005  # straight
         sideways += cos < 0.5
-    assert made >= 6, f"only {made}/12 retreats were reachable"
-    assert 0 < sideways < made  # both back and aside are drawn
+    assert 0 < sideways < len(motions)  # both back and aside are drawn
 
 
 def test_push_gap_and_length_place_the_tool_and_its_path():
