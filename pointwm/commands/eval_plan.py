@@ -94,6 +94,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--goal-match", choices=("points", "centroid"), default="points",
                    help="what each plan's goal asks of the object's visible points: 'points', every point "
                    "moved the way to the target (turning costs too; default); 'centroid', only their centroid")
+    p.add_argument("--reposition", action="store_true",
+                   help="in a round where the tool is not behind the object (along the way to the target), "
+                   "move it round the object to its back on an inverse-kinematics path from the capture instead "
+                   "of planning, for every planner alike (a push primitive's repositioning move; the round "
+                   "counts as a replan)")
+    p.add_argument("--reposition-clearance", type=float, default=0.04, metavar="M",
+                   help="how far (m) outside the object's footprint --reposition goes round (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("eval_plan"), help="output directory (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1,
@@ -201,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
                       subgoal=args.subgoal, start_angle=args.start_angle,
                       settle_steps=args.settle_steps, goal_match=args.goal_match,
                       near_radius=args.near_radius, near_execute_steps=args.near_execute_steps,
-                      crop=args.crop)
+                      crop=args.crop, reposition=args.reposition, reposition_clearance=args.reposition_clearance)
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []

@@ -27,7 +27,8 @@ import torch
 
 from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner, shift_sequence
 
-__all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "run_task", "zero_dynamics"]
+__all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "object_footprint",
+           "reposition_path", "run_task", "tool_is_behind", "zero_dynamics"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,14 @@ class EvalConfig:
     object still sliding from the last push); 0: capture at once. goal_match: what each plan's
     goal asks of the object's visible points: ``points``, every point moved by the way to the
     target (so turning the object costs too); ``centroid``, only their centroid moved by it
-    (the object may turn, as success measures only its centre).
+    (the object may turn, as success measures only its centre). reposition: in a round where
+    the tool is not behind the object (see :func:`tool_is_behind`), move it round the object,
+    ``reposition_clearance`` (m) outside its footprint, to its back (:func:`reposition_path`,
+    from the capture by inverse kinematics) instead of planning: the same for every planner, a
+    push primitive's repositioning move, which no 10-step random sample finds; the round
+    counts as one of ``max_replans``, and the round after a finished move always plans (the
+    next capture's estimate of the object may disagree by a few mm, and the tool would
+    otherwise go back and forth).
     """
 
     robot: str = "panda"
@@ -71,6 +79,8 @@ class EvalConfig:
     goal_match: str = "points"
     near_radius: float | None = None
     near_execute_steps: int = 1
+    reposition: bool = False
+    reposition_clearance: float = 0.04
 
     def __post_init__(self) -> None:
         if not (isinstance(self.crop, int | float) and self.crop > 0):
@@ -81,6 +91,8 @@ class EvalConfig:
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise ValueError(f"EvalConfig.{name}: expected an integer >= 1, got {v!r}")
+        if not (isinstance(self.reposition_clearance, int | float) and 0 < self.reposition_clearance <= 0.2):
+            raise ValueError(f"EvalConfig.reposition_clearance: expected metres in (0, 0.2], got {self.reposition_clearance!r}")
         if self.goal_match not in GOAL_MATCHES:
             raise ValueError(f"EvalConfig.goal_match: expected one of {GOAL_MATCHES}, got {self.goal_match!r}")
         if not (isinstance(self.settle_steps, int) and self.settle_steps >= 0):
@@ -121,6 +133,7 @@ class TaskResult:
     initial_error_m: float
     replans: int
     plan_times_s: list[float] = field(default_factory=list)
+    repositions: int = 0
 
 
 def _sim_config(cfg: EvalConfig, T: int, dt: float):
@@ -374,6 +387,112 @@ def zero_dynamics(scene, robot_flows: torch.Tensor) -> torch.Tensor:
     return robot_flows.new_zeros(K, T1 - 1, len(scene.xyz), 3)
 
 
+def object_footprint(object_xyz: np.ndarray, top_band: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
+    """The xy centre (2,) and footprint (2P, 2) of an upright object from its visible points
+    (P, 3), in metres: the centre is the mean of the points within ``top_band`` of the
+    highest (its top face, seen whole from above, where the side points lean towards the
+    cameras); the footprint is every point's xy and its mirror image through the centre
+    (the hidden side)."""
+    pts = np.asarray(object_xyz, dtype=np.float64)
+    top = pts[:, 2] >= pts[:, 2].max() - top_band
+    c = pts[top, :2].mean(0)
+    return c, np.concatenate([pts[:, :2], 2 * c - pts[:, :2]])
+
+
+def tool_is_behind(tool_xy, object_xyz: np.ndarray, way) -> bool:
+    """True when the tool (xy, m) is behind the object's visible points (P, 3) along the way
+    (dx, dy) they must go: on the far side of their centre (:func:`object_footprint`) and
+    within 40 % of the footprint's radius (at least 1 cm) of the line through it, where a
+    push along the way meets the object near its centre line."""
+    c, footprint = object_footprint(object_xyz)
+    r = float(np.linalg.norm(footprint - c, axis=1).max())
+    u = np.asarray(way, dtype=np.float64)[:2]
+    u = u / max(float(np.linalg.norm(u)), 1e-9)
+    rel = np.asarray(tool_xy, dtype=np.float64)[:2] - c
+    along = float(rel @ u)
+    lateral = float(np.linalg.norm(rel - along * u))
+    return along < 0 and lateral <= max(0.01, 0.4 * r)
+
+
+def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance: float = 0.04,
+                    gap: float = 0.035, step: float = 0.015, max_steps: int = 10, dt: float = 0.1,
+                    margin: float = 0.005, keep_off: float = 0.02) -> np.ndarray | None:
+    """(n, J) joint targets, n <= ``max_steps``, that take the tool round the object to its
+    back, ``step`` (m) per target, at the tool's current orientation.
+
+    The object's centre and footprint are :func:`object_footprint`'s, from its visible points
+    (P, 3). The path goes out to ``clearance`` (m) beyond the footprint's radius, along that
+    circle the short way to the side opposite ``way``, then in to ``gap`` (m) behind the
+    footprint on the line through the centre along ``way``, at half the object's height
+    (2-4 cm, as tasks start). Where a robot surface point lower than ``margin`` (m) above the
+    object's top comes within ``keep_off`` (m) of the footprint on the way round (the hand
+    reaches 10 cm from the tool; the footprint misses a box's hidden corners), the circle is
+    widened by 2 cm, up to three times. The last leg, in to the push pose, is not
+    checked: there the hand reaches over the object as in any push from behind. Beyond
+    ``max_steps`` the path is cut (the next round goes on). None where every circle
+    touches, inverse kinematics misses a waypoint by over 5 mm, or a target would move a
+    joint faster than its velocity limit allows in one plan step of ``dt`` seconds.
+    """
+    from scipy.spatial import cKDTree
+
+    from pointwm.data.sim.motion import arm_and_grippers, dls_ik, tool_link
+
+    pts = np.asarray(object_xyz, dtype=np.float64)
+    c, footprint = object_footprint(pts)
+    r = float(np.linalg.norm(footprint - c, axis=1).max())
+    top = float(pts[:, 2].max())
+    u = np.asarray(way, dtype=np.float64)[:2]
+    u = u / max(float(np.linalg.norm(u)), 1e-9)
+    tree = cKDTree(footprint)
+    back = float(((c - footprint) @ u).max())  # how far the footprint reaches behind the centre
+    z_push = float(np.clip(0.5 * top, 0.02, 0.04))
+    link = tool_link(robot)
+    pose = robot.link_poses(torch.as_tensor(q[None], dtype=torch.float64), validate=False)[0, link].numpy()
+    p0, R = pose[:3, 3], pose[:3, :3]
+    rel = p0[:2] - c
+    d0 = float(np.linalg.norm(rel))
+    a0 = math.atan2(rel[1], rel[0])
+    da = (math.atan2(-u[1], -u[0]) - a0 + math.pi) % (2 * math.pi) - math.pi  # the short way round
+    arm, _ = arm_and_grippers(robot)
+    bound = robot.velocity_limits.numpy() * dt
+    base = robot.point_link == 0
+
+    def closest(qs: np.ndarray) -> float:  # xy distance of the nearest low robot point to the footprint
+        sp = robot.surface_points(torch.from_numpy(qs), validate=False)[:, ~base].numpy()  # (n, M', 3)
+        low = sp[sp[..., 2] < top + margin][:, :2]
+        return math.inf if len(low) == 0 else float(tree.query(low)[0].min())
+
+    for widen in (0.0, 0.02, 0.04, 0.06):
+        R_out = max(r + clearance + widen, d0)
+        xy = [p0[:2]]
+        if d0 < R_out:
+            xy.append(c + R_out * np.array([math.cos(a0), math.sin(a0)]))
+        n_arc = max(2, int(math.ceil(abs(da) * R_out / (0.25 * step))))
+        xy += [c + R_out * np.array([math.cos(a0 + da * k / n_arc), math.sin(a0 + da * k / n_arc)])
+               for k in range(1, n_arc + 1)]
+        xy.append(c - u * (back + gap))
+        poly = np.array(xy)
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(poly, axis=0), axis=1))])
+        total = int(math.ceil(arc[-1] / step))
+        if total < 1:
+            return None
+        s = np.linspace(0.0, arc[-1], total + 1)[1:max_steps + 1]
+        way_xy = np.stack([np.interp(s, arc, poly[:, 0]), np.interp(s, arc, poly[:, 1])], axis=1)
+        z = p0[2] + (z_push - p0[2]) * np.clip(s / max(arc[-2], 1e-9), 0.0, 1.0)  # to the push height on the way
+        out, qk = [], np.asarray(q, dtype=np.float64).copy()
+        for w, zk in zip(way_xy, z, strict=True):
+            qn, err = dls_ik(robot, qk, np.array([w[0], w[1], zk]), R, arm, iters=30)
+            if err > 0.005 or (np.abs(qn - qk) > bound).any():
+                return None
+            out.append(qn)
+            qk = qn
+        path = np.stack(out)
+        circling = s <= arc[-2] + 1e-9  # the last leg, in to the push pose, is not checked
+        if not circling.any() or closest(path[circling]) >= keep_off:
+            return path
+    return None
+
+
 def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfig, cfg: EvalConfig,
              world_model=None) -> TaskResult:
     """Run one task in closed loop with planner ``mppi_model`` | ``mppi_oracle`` | ``random``
@@ -387,7 +506,8 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         raise ValueError("run_task: planner 'mppi_model' needs a world_model")
     times: list[float] = []
     warm = None
-    replans = 0
+    replans = repositions = 0
+    moved_round = False  # the last round finished a repositioning move
     for _ in range(cfg.max_replans):
         cloud, seg = env.observe(rng)
         mask = torch.from_numpy(seg == task.obj + 1)
@@ -402,11 +522,27 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             env.hold(cfg.settle_steps)
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
+        if cfg.reposition and not moved_round:
+            from pointwm.data.sim.motion import tool_link
+
+            seen = cloud.xyz[mask].double().numpy()
+            tool = robot.link_poses(torch.from_numpy(env.q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
+            if not tool_is_behind(tool, seen, disp):
+                path = reposition_path(robot, env.q, seen, disp, cfg.reposition_clearance, step=0.015,
+                                       max_steps=planner_cfg.T, dt=planner_cfg.dt)
+                if path is not None:
+                    env.execute(path)
+                    warm = None  # the previous plan started from elsewhere
+                    repositions += 1
+                    moved_round = len(path) < planner_cfg.T  # done (not cut): the next round plans
+                    env.hold(cfg.settle_steps)
+                    continue
         if cfg.goal_match == "centroid":
             seen = cloud.xyz[mask].double().mean(0).numpy()  # (3,) m: the visible points' centroid
             goal = Goal(mask=mask, centroid=tuple((seen + disp).tolist()))
         else:
             goal = Goal(mask=mask, displacement=disp)
+        moved_round = False
         dyn = (SimDynamics(env, seg) if planner_name == "mppi_oracle"
                else zero_dynamics if planner_name == "mppi_zero" else world_model)
         t0 = time.perf_counter()
@@ -424,4 +560,4 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
                 break
     env.hold(2)  # let the object come to rest
     err = float(np.linalg.norm(env.object_xy() - target))
-    return TaskResult(task.seed, planner_name, err <= cfg.success_radius, err, err0, replans, times)
+    return TaskResult(task.seed, planner_name, err <= cfg.success_radius, err, err0, replans, times, repositions)

@@ -279,3 +279,111 @@ def test_crop_bounds_what_the_planners_see(panda):
     assert counts[1] < counts[0]
     with pytest.raises(ValueError, match="crop"):
         cl.EvalConfig(crop=0.0)
+
+
+def test_tool_is_behind_hand_cases():
+    """Behind = on the far side of the visible centroid from where the object must go, within
+    40 % of its radius (at least 1 cm) of the line through it; a ring of radius 3 cm at the
+    origin, to go along +x."""
+    from pointwm.eval.closed_loop import tool_is_behind
+
+    a = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = np.stack([0.03 * np.cos(a), 0.03 * np.sin(a), np.full_like(a, 0.05)], 1)  # (P, 3): a top rim
+    way = (0.1, 0.0, 0.0)
+    assert tool_is_behind((-0.05, 0.0), ring, way)
+    assert tool_is_behind((-0.05, 0.011), ring, way)  # 1.1 cm off the line: within 0.4 * 3 cm
+    assert not tool_is_behind((-0.05, 0.013), ring, way)
+    assert not tool_is_behind((0.05, 0.0), ring, way)  # in front
+    assert not tool_is_behind((0.0, 0.05), ring, way)  # beside
+    assert tool_is_behind((0.05, 0.0), ring, (-0.1, 0.0, 0.0))  # the other way round
+    assert tool_is_behind((-0.05, 0.009), ring * [0.3, 0.3, 1.0], way)  # small object: the 1 cm floor
+    side = np.concatenate([ring, ring[ring[:, 0] < 0] * [1.0, 1.0, 0.5]])  # side points lean to -x
+    assert tool_is_behind((-0.05, 0.011), side, way)  # the centre is the top face's, not pulled to -x
+
+
+def test_reposition_goes_round_the_object_without_touching_it(panda):
+    """From a start beside the object (``start_angle=90``), the repositioning path, executed
+    in MuJoCo, leaves the object where it was until its last leg (in to the push pose, where
+    the hand reaches over a tall object as in any push) and ends with the tool behind it, on the line
+    through the object's centre along the way to the target, at half its height, at
+    3.5 cm behind the object's footprint (the visible points and their mirror image);
+    every target is within the joint limits and one plan step's velocity bound of the last.
+    Boxes and cylinders, the tool on either side."""
+    from pointwm.data.sim.motion import tool_link
+    from pointwm.eval.closed_loop import (
+        EvalConfig,
+        SimEnv,
+        goal_displacement,
+        make_task,
+        object_footprint,
+        reposition_path,
+        tool_is_behind,
+    )
+
+    cfg = EvalConfig(start_angle=90.0)
+    link = tool_link(panda)
+    kinds, refused = set(), []
+    for seed in range(4, 10):
+        task = make_task(seed, cfg, panda)
+        env = SimEnv(task, panda, cfg, 10, 0.1)
+        cloud, seg = env.observe(np.random.default_rng(0))
+        seen = cloud.xyz[torch.from_numpy(seg == task.obj + 1)].double().numpy()
+        way = goal_displacement(task.target_xy, env.object_xy())
+        tool0 = panda.link_poses(torch.from_numpy(env.q[None]))[0, link, :3, 3].numpy()
+        assert not tool_is_behind(tool0[:2], seen, way)
+        path = reposition_path(panda, env.q, seen, way, max_steps=60)
+        if path is None:  # no way round keeps the hand clear (a tall box): the round plans instead
+            refused.append(seed)
+            continue
+        kinds.add(task.scene.objects[task.obj].kind)
+        assert 3 <= len(path) < 60, seed
+        steps = np.abs(np.diff(np.concatenate([env.q[None], path]), axis=0))
+        assert (steps <= panda.velocity_limits.numpy() * 0.1 + 1e-9).all()
+        assert (path >= panda.lower.numpy() - 1e-9).all() and (path <= panda.upper.numpy() + 1e-9).all()
+        u = np.asarray(way[:2]) / np.linalg.norm(way[:2])
+        c, footprint = object_footprint(seen)
+        back = ((c - footprint) @ u).max()
+        before = env.object_xy()
+        tcp = panda.link_poses(torch.from_numpy(path))[:, link, :2, 3].numpy()
+        going_round = np.linalg.norm(tcp - c, axis=1) >= back + 0.04
+        k = int(np.argmin(going_round)) if not going_round.all() else len(path)  # where the last leg starts
+        env.execute(path[:k])
+        assert np.linalg.norm(env.object_xy() - before) < 0.002, seed  # untouched on the way round
+        env.execute(path[k:])  # the last leg, in to the push pose: a tall object may meet the hand
+        tool = panda.link_poses(torch.from_numpy(env.q[None]))[0, link, :3, 3].numpy()
+        assert tool_is_behind(tool[:2], seen, way)
+        rel = tool[:2] - c
+        assert abs(rel[0] * u[1] - rel[1] * u[0]) < 0.005  # on the line
+        assert abs(-(rel @ u) - (back + 0.035)) < 0.005
+        assert abs(tool[2] - np.clip(seen[:, 2].max() / 2, 0.02, 0.04)) < 0.005  # half its height
+    assert len(refused) <= 3 and kinds == {"box", "cylinder"}  # seeds 5, 7, 9 are tall boxes
+
+
+def test_reposition_rounds_replace_planning_and_count(panda, monkeypatch):
+    """With ``reposition``, a round that finds the tool beside the object executes the
+    repositioning path instead of planning (no planner call), counts in ``repositions``
+    and uses one of ``max_replans``; without it every round plans."""
+    from planning import PlannerConfig
+    from pointwm.eval import closed_loop as cl
+
+    calls = []
+    real_plan = cl.MPPIPlanner.plan
+
+    def plan(self, *a, **k):
+        calls.append(1)
+        return real_plan(self, *a, **k)
+
+    monkeypatch.setattr(cl.MPPIPlanner, "plan", plan)
+    pcfg = PlannerConfig(K=4, T=4, iterations=1, seed=0)
+    task = cl.make_task(4, cl.EvalConfig(start_angle=90.0), panda, T=4)
+    for reposition in (False, True):
+        calls.clear()
+        cfg = cl.EvalConfig(start_angle=90.0, max_replans=6, success_radius=1e-6, reposition=reposition)
+        r = cl.run_task(task, "mppi_zero", panda, pcfg, cfg)
+        assert r.repositions + r.replans == 6 and r.replans == len(calls)
+        if reposition:  # 4-step rounds: the move takes more than one, then the tool is behind and plans
+            assert r.repositions >= 2 and r.replans >= 1
+        else:
+            assert r.repositions == 0
+    with pytest.raises(ValueError, match="reposition_clearance"):
+        cl.EvalConfig(reposition_clearance=0.0)
