@@ -44,6 +44,12 @@ def _check_settings(out: Path, rows: list, settings: dict) -> None:
     path = out / "settings.json"
     if rows and path.exists():
         old = json.loads(path.read_text())
+        if isinstance(old.get("eval_config"), dict):  # runs from before a loop setting existed ran at its default
+            from dataclasses import asdict
+
+            from pointwm.eval.closed_loop import EvalConfig
+
+            old["eval_config"] = {**json.loads(json.dumps(asdict(EvalConfig()))), **old["eval_config"]}
         if old != settings:
             diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
             raise ValueError(

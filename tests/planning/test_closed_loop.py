@@ -387,3 +387,30 @@ def test_reposition_rounds_replace_planning_and_count(panda, monkeypatch):
             assert r.repositions == 0
     with pytest.raises(ValueError, match="reposition_clearance"):
         cl.EvalConfig(reposition_clearance=0.0)
+
+
+def test_eval_plan_resumes_runs_made_before_a_loop_setting_existed(tmp_path):
+    """A settings.json written before a loop setting existed (here: without the reposition
+    keys) resumes as that setting's default, and refuses any other value of it."""
+    import argparse
+
+    from pointwm.commands import eval_plan
+
+    parser = argparse.ArgumentParser()
+    eval_plan.register(parser.add_subparsers(dest="command"))
+
+    def run(*extra):
+        args = parser.parse_args(["eval-plan", "--planners", "mppi_zero", "--max-replans", "1", "--no-progress",
+                                  "--out", str(tmp_path), *extra])
+        return args.func(args)
+
+    assert run("--tasks", "1") == 0
+    path = tmp_path / "settings.json"
+    old = json.loads(path.read_text())
+    for k in ("reposition", "reposition_clearance"):
+        del old["eval_config"][k]
+    path.write_text(json.dumps(old))
+    assert run("--tasks", "2") == 0
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2  # the first task was kept
+    with pytest.raises(ValueError, match="eval_config"):
+        run("--tasks", "3", "--reposition")
