@@ -10,6 +10,7 @@ from typing import Any
 __all__ = ["OUTPUTS", "CostWeights", "PlannerConfig"]
 
 OUTPUTS = ("best", "mean")  # PlannerConfig.output
+GOAL_STEPS = ("last", "all")  # PlannerConfig.goal_steps
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class PlannerConfig:
                       averages the good samples, so it exploits a learned model's errors on
                       single samples less than the argmin does. Random shooting always
                       returns its best sample.
+    goal_steps:       where the goal cost looks: ``"last"``, the goal's step only; ``"all"``,
+                      the mean over steps 1 to the goal's step, so that a candidate that
+                      makes progress early scores better (only the first steps are executed
+                      before the next replan).
     time_budget_s:    wall-clock seconds for one plan() call (None: no limit).
     seed:             seed of the sampling generator (plans are reproducible).
     weights:          :class:`CostWeights`.
@@ -96,6 +101,7 @@ class PlannerConfig:
     tool_damping: float = 0.05
     max_tool_speed: float | None = None
     output: str = "best"
+    goal_steps: str = "last"
     time_budget_s: float | None = None
     seed: int = 0
     weights: CostWeights = field(default_factory=CostWeights)
@@ -135,6 +141,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.max_tool_speed: expected a number > 0 (m/s) or null, got {v!r}")
         if self.output not in OUTPUTS:
             raise ValueError(f"PlannerConfig.output: expected one of {list(OUTPUTS)}, got {self.output!r}")
+        if self.goal_steps not in GOAL_STEPS:
+            raise ValueError(f"PlannerConfig.goal_steps: expected one of {list(GOAL_STEPS)}, got {self.goal_steps!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ValueError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
         if not 0.0 <= self.joint_limit_margin < 0.5:

@@ -30,10 +30,16 @@ __all__ = [
 COST_TERMS = ("goal", "reach", "approach", "still", "smoothness", "size", "joint_limit", "table")
 
 
-def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal) -> Tensor:
-    """(K,) mean distance (m) of the goal points at the goal's step to their targets."""
-    pos = xyz[goal.index] + flow[:, goal.step, goal.index]  # (K, G, 3)
-    return goal.distance(pos).mean(-1)
+def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal, steps: str = "last") -> Tensor:
+    """(K,) mean distance (m) of the goal points to their targets: at the goal's step
+    (``steps="last"``), or averaged over steps 1 to the goal's step (``"all"``: progress
+    made early counts, as in a receding horizon only the first steps are executed)."""
+    if steps == "last":
+        pos = xyz[goal.index] + flow[:, goal.step, goal.index]  # (K, G, 3)
+        return goal.distance(pos).mean(-1)
+    pos = xyz[goal.index] + flow[:, : goal.step + 1, goal.index]  # (K, S, G, 3)
+    K, S, G, _ = pos.shape
+    return goal.distance(pos.reshape(K * S, G, 3)).reshape(K, S, G).mean((1, 2))
 
 
 def reach_cost(xyz: Tensor, flow: Tensor, robot_flow: Tensor, goal: ResolvedGoal) -> Tensor:
@@ -126,7 +132,7 @@ def total_cost(
     """(K,) total cost and the weighted (K,) terms by name (keys: :data:`COST_TERMS`)."""
     w = config.weights
     terms = {
-        "goal": w.goal * goal_cost(xyz, flow, goal),
+        "goal": w.goal * goal_cost(xyz, flow, goal, config.goal_steps),
         "reach": w.reach * reach_cost(xyz, flow, robot_flow, goal) if w.reach > 0 else flow.new_zeros(flow.shape[0]),
         "approach": (w.approach * approach_cost(xyz, flow, robot_flow, goal) if w.approach > 0
                      else flow.new_zeros(flow.shape[0])),

@@ -9,8 +9,9 @@ object's visible centroid towards the target (the tool first moved onto that lin
 ``--speed`` m per step), where MPPI otherwise starts from holding still; only where the
 tool starts behind the centroid. ``goal-mean``: the goal cost is the goal points' distance
 averaged over all T predicted steps instead of taken at the last (early progress counts).
-Everything else is ``eval-plan``'s (``closed_loop`` preset, ``EvalConfig()`` defaults, one
-process); one JSON line per task is appended to ``--out``.
+Everything else is ``eval-plan``'s (``closed_loop`` preset, ``EvalConfig()`` defaults, or
+with ``--reposition`` its repositioning move; one process); one JSON line per task is
+appended to ``--out``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main() -> int:
     ap.add_argument("--checkpoint", type=Path, default=Path("assets/checkpoints/tiny_sim.safetensors"))
     ap.add_argument("--seeds", type=int, nargs=2, default=(0, 19), metavar=("FIRST", "LAST"))
     ap.add_argument("--speed", type=float, default=0.015, help="push-line: m per step (default: %(default)s)")
+    ap.add_argument("--reposition", action="store_true", help="with eval-plan's --reposition move")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
 
@@ -85,7 +87,7 @@ def main() -> int:
     torch.set_num_threads(1)
     robot = load_robot("panda")
     pcfg = PlannerConfig.from_yaml("closed_loop")
-    ecfg = cl.EvalConfig()
+    ecfg = cl.EvalConfig(reposition=args.reposition)
     model = load_models([args.checkpoint])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in range(args.seeds[0], args.seeds[1] + 1):
@@ -94,7 +96,8 @@ def main() -> int:
         r = cl.run_task(task, "mppi_model", robot, pcfg, ecfg, world_model=model)
         with open(args.out, "a") as f:
             f.write(json.dumps({"seed": seed, "variant": args.variant, "success": r.success,
-                                "final_error_m": r.final_error_m, "replans": r.replans}) + "\n")
+                                "final_error_m": r.final_error_m, "replans": r.replans,
+                                "repositions": r.repositions}) + "\n")
         print(f"seed {seed}: {'solved' if r.success else 'failed'}, {100 * r.final_error_m:.1f} cm, "
               f"{r.replans} replans, {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
