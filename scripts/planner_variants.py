@@ -1,5 +1,6 @@
-"""Closed-loop push tasks with two planner variants that are not options of ``eval-plan``
-(README, "Closed loop in simulation": both tried on stage 9 and not adopted).
+"""Closed-loop push tasks with two planner variants tried on stage 9 (README, "Closed loop in
+simulation"): ``push-line``, not adopted and not an option of ``eval-plan``; ``goal-mean``,
+since made the preset ``closed_loop_progress`` (the same outcomes, to the last digit).
 
     .venv/bin/python scripts/planner_variants.py --variant push-line --seeds 0 19 --out runs/push_line.jsonl
     .venv/bin/python scripts/planner_variants.py --variant goal-mean --seeds 0 39 --out runs/goal_mean.jsonl
@@ -8,7 +9,8 @@
 object's visible centroid towards the target (the tool first moved onto that line,
 ``--speed`` m per step), where MPPI otherwise starts from holding still; only where the
 tool starts behind the centroid. ``goal-mean``: the goal cost is the goal points' distance
-averaged over all T predicted steps instead of taken at the last (early progress counts).
+averaged over all T predicted steps instead of taken at the last (early progress counts):
+``PlannerConfig.goal_steps: all``, since made the preset ``closed_loop_progress``.
 Everything else is ``eval-plan``'s (``closed_loop`` preset, ``EvalConfig()`` defaults, or
 with ``--reposition`` its repositioning move; one process); one JSON line per task is
 appended to ``--out``.
@@ -63,7 +65,6 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
 
-    import planning.costs as costs
     from kinematics import load_robot
     from planning import MPPIPlanner, PlannerConfig
     from pointwm.eval import closed_loop as cl
@@ -77,16 +78,11 @@ def main() -> int:
                 return super().plan(dyn, scene, robot, q0, goal, warm_start=warm_start, **kw)
 
         cl.MPPIPlanner = PushLinePlanner
-    else:
-        def goal_cost(xyz, flow, goal):  # (K,) mean over steps and goal points
-            pos = xyz[goal.index] + flow[:, :, goal.index]  # (K, T, G, 3)
-            K, T, G, _ = pos.shape
-            return goal.distance(pos.reshape(K * T, G, 3)).reshape(K, T, G).mean((1, 2))
-
-        costs.goal_cost = goal_cost
     torch.set_num_threads(1)
     robot = load_robot("panda")
     pcfg = PlannerConfig.from_yaml("closed_loop")
+    if args.variant == "goal-mean":  # the preset closed_loop_progress, as eval-plan --config runs it
+        pcfg = pcfg.replace(goal_steps="all")
     ecfg = cl.EvalConfig(reposition=args.reposition)
     model = load_models([args.checkpoint])
     args.out.parent.mkdir(parents=True, exist_ok=True)

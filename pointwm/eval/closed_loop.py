@@ -399,15 +399,21 @@ def object_footprint(object_xyz: np.ndarray, top_band: float = 0.005) -> tuple[n
     return c, np.concatenate([pts[:, :2], 2 * c - pts[:, :2]])
 
 
-def tool_is_behind(tool_xy, object_xyz: np.ndarray, way) -> bool:
-    """True when the tool (xy, m) is behind the object's visible points (P, 3) along the way
-    (dx, dy) they must go: on the far side of their centre (:func:`object_footprint`) and
-    within 40 % of the footprint's radius (at least 1 cm) of the line through it, where a
-    push along the way meets the object near its centre line."""
+def _object_frame(object_xyz: np.ndarray, way) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """:func:`object_footprint`'s centre (2,) and footprint (2P, 2), the footprint's radius
+    about the centre (m) and the unit xy direction (2,) of ``way``."""
     c, footprint = object_footprint(object_xyz)
     r = float(np.linalg.norm(footprint - c, axis=1).max())
     u = np.asarray(way, dtype=np.float64)[:2]
-    u = u / max(float(np.linalg.norm(u)), 1e-9)
+    return c, footprint, r, u / max(float(np.linalg.norm(u)), 1e-9)
+
+
+def tool_is_behind(tool_xy, object_xyz: np.ndarray, way) -> bool:
+    """True when the tool (xy, m) is behind the object's visible points (P, 3) along the way
+    (dx, dy[, dz]) m they must go: on the far side of their centre (:func:`object_footprint`)
+    and within 40 % of the footprint's radius (at least 1 cm) of the line through it, where a
+    push along the way meets the object near its centre line."""
+    c, _, r, u = _object_frame(object_xyz, way)
     rel = np.asarray(tool_xy, dtype=np.float64)[:2] - c
     along = float(rel @ u)
     lateral = float(np.linalg.norm(rel - along * u))
@@ -418,7 +424,8 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
                     gap: float = 0.035, step: float = 0.015, max_steps: int = 10, dt: float = 0.1,
                     margin: float = 0.005, keep_off: float = 0.02) -> np.ndarray | None:
     """(n, J) joint targets, n <= ``max_steps``, that take the tool round the object to its
-    back, ``step`` (m) per target, at the tool's current orientation.
+    back from joint values ``q`` (J,) (rad, m), ``step`` (m) per target, at the tool's current
+    orientation; ``way`` (dx, dy[, dz]) m is where the object must go.
 
     The object's centre and footprint are :func:`object_footprint`'s, from its visible points
     (P, 3). The path goes out to ``clearance`` (m) beyond the footprint's radius, along that
@@ -437,12 +444,8 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
 
     from pointwm.data.sim.motion import arm_and_grippers, dls_ik, tool_link
 
-    pts = np.asarray(object_xyz, dtype=np.float64)
-    c, footprint = object_footprint(pts)
-    r = float(np.linalg.norm(footprint - c, axis=1).max())
-    top = float(pts[:, 2].max())
-    u = np.asarray(way, dtype=np.float64)[:2]
-    u = u / max(float(np.linalg.norm(u)), 1e-9)
+    c, footprint, r, u = _object_frame(object_xyz, way)
+    top = float(np.max(np.asarray(object_xyz)[:, 2]))
     tree = cKDTree(footprint)
     back = float(((c - footprint) @ u).max())  # how far the footprint reaches behind the centre
     z_push = float(np.clip(0.5 * top, 0.02, 0.04))
@@ -528,13 +531,14 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             seen = cloud.xyz[mask].double().numpy()
             tool = robot.link_poses(torch.from_numpy(env.q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
             if not tool_is_behind(tool, seen, disp):
-                path = reposition_path(robot, env.q, seen, disp, cfg.reposition_clearance, step=0.015,
+                path = reposition_path(robot, env.q, seen, disp, cfg.reposition_clearance,
                                        max_steps=planner_cfg.T, dt=planner_cfg.dt)
                 if path is not None:
                     env.execute(path)
                     warm = None  # the previous plan started from elsewhere
                     repositions += 1
-                    moved_round = len(path) < planner_cfg.T  # done (not cut): the next round plans
+                    # done (not cut; a path of exactly T targets counts as cut): the next round plans
+                    moved_round = len(path) < planner_cfg.T
                     env.hold(cfg.settle_steps)
                     continue
         if cfg.goal_match == "centroid":
