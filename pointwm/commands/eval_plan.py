@@ -35,6 +35,18 @@ def _checkpoint_sha256(paths: list[Path] | None) -> str | list[str] | None:
     return hashes[0] if len(hashes) == 1 else hashes
 
 
+def _with_defaults(settings: dict) -> dict:
+    """Stored settings with any loop setting added since at its default: runs from before
+    it existed ran at the default."""
+    if isinstance(settings.get("eval_config"), dict):
+        from dataclasses import asdict
+
+        from pointwm.eval.closed_loop import EvalConfig
+
+        settings["eval_config"] = {**json.loads(json.dumps(asdict(EvalConfig()))), **settings["eval_config"]}
+    return settings
+
+
 def _check_settings(out: Path, rows: list, settings: dict) -> None:
     """Resume only what the same settings made: OUT/settings.json records them; results
     from another checkpoint, planner preset or loop setting are never mixed in."""
@@ -43,13 +55,7 @@ def _check_settings(out: Path, rows: list, settings: dict) -> None:
     settings = json.loads(json.dumps(settings))  # tuples -> lists, as stored
     path = out / "settings.json"
     if rows and path.exists():
-        old = json.loads(path.read_text())
-        if isinstance(old.get("eval_config"), dict):  # runs from before a loop setting existed ran at its default
-            from dataclasses import asdict
-
-            from pointwm.eval.closed_loop import EvalConfig
-
-            old["eval_config"] = {**json.loads(json.dumps(asdict(EvalConfig()))), **old["eval_config"]}
+        old = _with_defaults(json.loads(path.read_text()))
         if old != settings:
             diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
             raise ValueError(
@@ -113,6 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="processes running tasks side by side, each with --threads threads "
                    "(default: %(default)s); results do not depend on it, planning times do")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--summarise", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="run nothing: print one table from the results of several earlier runs (their "
+                   "--out folders, e.g. blocks of seeds), which must share their settings")
     p.set_defaults(func=run)
 
 
@@ -154,33 +163,119 @@ def _run_job(job: tuple[int, str]) -> dict:
     return asdict(r)
 
 
+def sign_test_p(a: int, b: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least as uneven as a : b among
+    a + b discordant tasks when each goes either way with probability 1/2."""
+    from math import comb
+
+    n, k = a + b, max(a, b)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2.0 * sum(comb(n, i) for i in range(k, n + 1)) / 2.0**n)
+
+
+def paired(rows: list[dict], first: str, second: str) -> dict | None:
+    """Two planners on the seeds both ran: tasks solved by the first only and by the second
+    only, and the sign test's p on that split; None where they share no seed."""
+    a = {r["seed"]: r["success"] for r in rows if r["planner"] == first}
+    b = {r["seed"]: r["success"] for r in rows if r["planner"] == second}
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    only_a = sum(a[s] and not b[s] for s in seeds)
+    only_b = sum(b[s] and not a[s] for s in seeds)
+    return {"first": first, "second": second, "tasks": len(seeds), "first_only": only_a,
+            "second_only": only_b, "sign_test_p": sign_test_p(only_a, only_b)}
+
+
 def summarise(rows: list[dict], meta: dict) -> tuple[str, dict]:
-    """Markdown table + JSON summary from per-task result rows."""
+    """Markdown table + JSON summary from per-task result rows: per planner, and the learned
+    model's MPPI paired with each other planner on the seeds both ran."""
     import numpy as np
 
-    summary = {"meta": meta, "planners": {}}
-    lines = ["| planner | tasks | success rate | planning time per replan (s, mean ± std) | replans per task | final error (cm, median) |",
-             "|---|---|---|---|---|---|"]
+    summary = {"meta": meta, "planners": {}, "paired": []}
+    oracle = {r["seed"]: r["success"] for r in rows if r["planner"] == "mppi_oracle"}
+    lines = ["| planner | tasks | success rate | of the oracle's successes | planning time per replan (s, mean ± std) "
+             "| replans + moves per task | final error (cm, median) |",
+             "|---|---|---|---|---|---|---|"]
     for name in PLANNERS:
         rs = [r for r in rows if r["planner"] == name]
         if not rs:
             continue
         times = np.array([t for r in rs for t in r["plan_times_s"]] or [float("nan")])
         succ = sum(r["success"] for r in rs)
+        both = [r for r in rs if r["seed"] in oracle]
+        n_oracle = sum(oracle[r["seed"]] for r in both)
+        ratio = sum(r["success"] for r in both) / n_oracle if n_oracle else None
         s = {"tasks": len(rs), "successes": succ, "success_rate": succ / len(rs),
+             "of_oracle": ratio,
              "plan_time_mean_s": float(times.mean()), "plan_time_std_s": float(times.std()),
              "replans_mean": float(np.mean([r["replans"] for r in rs])),
+             "moves_mean": float(np.mean([r.get("repositions", 0) for r in rs])),
              "final_error_median_cm": float(100 * np.median([r["final_error_m"] for r in rs]))}
         summary["planners"][name] = s
-        lines.append(f"| {LABELS[name]} | {len(rs)} | {succ}/{len(rs)} = {100 * s['success_rate']:.0f} % | "
-                     f"{s['plan_time_mean_s']:.2f} ± {s['plan_time_std_s']:.2f} | {s['replans_mean']:.1f} | "
-                     f"{s['final_error_median_cm']:.1f} |")
+        of = "-" if ratio is None else f"{100 * ratio:.0f} %"
+        lines.append(f"| {LABELS[name]} | {len(rs)} | {succ}/{len(rs)} = {100 * s['success_rate']:.0f} % | {of} | "
+                     f"{s['plan_time_mean_s']:.2f} ± {s['plan_time_std_s']:.2f} | "
+                     f"{s['replans_mean']:.1f} + {s['moves_mean']:.1f} | {s['final_error_median_cm']:.1f} |")
+    pairs = [pr for other in ("random", "mppi_zero", "mppi_oracle")
+             if (pr := paired(rows, "mppi_model", other)) is not None]
+    if pairs:
+        lines += ["", "The learned model's MPPI against each other planner, task by task:", ""]
+    for pr in pairs:
+        summary["paired"].append(pr)
+        other = LABELS[pr["second"]]
+        lines.append(f"- against {other}, on the same {pr['tasks']} seeds: solved by MPPI + learned model only "
+                     f"{pr['first_only']}, by {other} only {pr['second_only']} (two-sided sign test "
+                     f"p = {pr['sign_test_p']:.3g})")
     return "\n".join(lines) + "\n", summary
+
+
+def merge_runs(dirs: list[Path]) -> tuple[list[dict], dict]:
+    """The result rows of several eval-plan runs and their shared settings. The planner
+    preset, loop settings and robot must agree; the checkpoint must agree among runs with
+    learned-model rows (a zero-flow or oracle run needs none). A (seed, planner) found twice
+    must have the same outcome."""
+    rows: dict[tuple[int, str], dict] = {}
+    first: tuple[Path, dict] | None = None
+    ckpt: tuple[Path, object] | None = None
+    for d in dirs:
+        jsonl, spath = d / "results.jsonl", d / "settings.json"
+        if not jsonl.is_file() or not spath.is_file():
+            raise ValueError(f"--summarise {d}: expected an eval-plan --out folder with results.jsonl and settings.json")
+        settings = _with_defaults(json.loads(spath.read_text()))
+        here = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()]
+        shared = {k: v for k, v in settings.items() if k != "checkpoint_sha256"}
+        if first is None:
+            first = (d, shared)
+        elif shared != first[1]:
+            diff = sorted(k for k in set(shared) | set(first[1]) if shared.get(k) != first[1].get(k))
+            raise ValueError(f"--summarise: {d} and {first[0]} were run with other settings (differ: {', '.join(diff)})")
+        if any(r["planner"] in ("mppi_model", "random") for r in here):
+            if ckpt is None:
+                ckpt = (d, settings.get("checkpoint_sha256"))
+            elif settings.get("checkpoint_sha256") != ckpt[1]:
+                raise ValueError(f"--summarise: {d} and {ckpt[0]} ran the learned model from other checkpoints")
+        for r in here:
+            key = (r["seed"], r["planner"])
+            if key in rows and rows[key]["success"] != r["success"]:
+                raise ValueError(f"--summarise: seed {key[0]} of {key[1]} has two different outcomes (one in {d})")
+            rows.setdefault(key, r)
+    return list(rows.values()), (first[1] if first else {})
 
 
 def run(args: argparse.Namespace) -> int:
     import os
     from dataclasses import asdict
+
+    if args.summarise:
+        rows, settings = merge_runs(args.summarise)
+        seeds = sorted({r["seed"] for r in rows})
+        table, _ = summarise(rows, settings)
+        span = f"seeds {seeds[0]}-{seeds[-1]}" if seeds else "no seeds"
+        print(f"{len(args.summarise)} runs, {len(rows)} results, {span}\n")
+        print(table)
+        return 0
 
     os.environ.setdefault("MUJOCO_GL", "egl")
     from tqdm import tqdm
