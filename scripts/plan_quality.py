@@ -5,8 +5,14 @@ model's). Closed-loop success is a coarse, noisy measure of a planner; this one 
 and compares variants on the same states (README, "Closed loop in simulation").
 
     .venv/bin/python scripts/plan_quality.py --seeds 2 5 7 9 13 20 --planner-seeds 4
+    .venv/bin/python scripts/plan_quality.py --seeds 2 4 6 12 16 18 20 28 30 32 --rounds 3   # later states
     .venv/bin/python scripts/plan_quality.py --seeds 2 5 --variants rs=random:closed_loop_progress \\
         mppi_mean=mppi:closed_loop_progress:output=mean --out runs/plan_quality.jsonl
+
+``--rounds N`` first drives each task N rounds as ``eval-plan --config closed_loop_progress
+--reposition`` does with the learned model (plan and execute 3 steps, or the repositioning
+move), and judges from where that leaves it (the same state as ``run_task`` reaches: tested).
+Tasks already solved by then, or whose object the robot hides, are skipped.
 
 A variant is ``NAME=PLANNER:PRESET[:KEY=VALUE,...]`` with PLANNER ``mppi`` or ``random`` and
 PRESET a planner preset; KEY=VALUE override its fields (numbers or words). The first variant
@@ -80,14 +86,50 @@ def judge_plans(variants, model, judge, scene, robot, q0, goal, planner_seeds: i
     return out
 
 
+def drive(env, task, robot, model, rounds: int, rng) -> None:
+    """``rounds`` rounds of eval-plan's loop (``closed_loop_progress``, ``--reposition``) with
+    MPPI and ``model``: the states the closed loop visits."""
+    from planning import Goal, MPPIPlanner, PlannerConfig
+    from pointwm.data.sim.motion import tool_link
+    from pointwm.eval import closed_loop as cl
+
+    pcfg = PlannerConfig.from_yaml("closed_loop_progress")
+    ecfg = env.cfg
+    planner, warm, moved = MPPIPlanner(pcfg), None, False
+    for _ in range(rounds):
+        cloud, seg = env.observe(rng)
+        mask = torch.from_numpy(seg == task.obj + 1)
+        if not bool(mask.any()):
+            break
+        disp = cl.goal_displacement(np.asarray(task.target_xy), env.object_xy())
+        if not moved:
+            seen = cloud.xyz[mask].double().numpy()
+            tool = robot.link_poses(torch.from_numpy(env.q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
+            if not cl.tool_is_behind(tool, seen, disp):
+                path = cl.reposition_path(robot, env.q, seen, disp, ecfg.reposition_clearance, max_steps=pcfg.T, dt=pcfg.dt)
+                if path is not None:
+                    env.execute(path)
+                    warm, moved = None, len(path) < pcfg.T
+                    continue
+        moved = False
+        plan = planner.plan(model, cloud, robot, torch.from_numpy(env.q).float(), Goal(mask=mask, displacement=disp),
+                            warm_start=warm)
+        env.execute(plan.actions[: ecfg.execute_steps].double().numpy())
+        warm = plan.shifted(ecfg.execute_steps)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", type=Path, nargs="+", default=[Path("assets/checkpoints/tiny_sim.safetensors")])
     ap.add_argument("--seeds", type=int, nargs="+", default=[2, 5, 7, 9, 13, 20], help="task seeds (eval-plan's)")
     ap.add_argument("--planner-seeds", type=int, default=4, help="planner seeds per task and variant (default: %(default)s)")
     ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), metavar="NAME=PLANNER:PRESET[:K=V,...]")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="judge after this many rounds of the closed loop with the learned model (default: %(default)s, the start state)")
     ap.add_argument("--out", type=Path, default=None, help="append one JSON line per task and variant")
     args = ap.parse_args()
+    if args.rounds < 0:
+        ap.error(f"--rounds: expected at least 0, got {args.rounds}")
     if args.planner_seeds < 1:
         ap.error(f"--planner-seeds: expected at least 1, got {args.planner_seeds}")
     try:
@@ -114,8 +156,16 @@ def main() -> int:
         t0 = time.perf_counter()
         task = cl.make_task(seed, ecfg, robot, T, dt)
         env = cl.SimEnv(task, robot, ecfg, T, dt)
-        cloud, seg = env.observe(np.random.default_rng(task.seed))  # as run_task's first capture
+        rng = np.random.default_rng(task.seed)  # as run_task's captures
+        drive(env, task, robot, model, args.rounds, rng)
+        if np.linalg.norm(env.object_xy() - np.asarray(task.target_xy)) <= ecfg.success_radius:
+            print(f"seed {seed}: solved within {args.rounds} rounds; skipped", flush=True)
+            continue
+        cloud, seg = env.observe(rng)
         mask = torch.from_numpy(seg == task.obj + 1)
+        if not bool(mask.any()):
+            print(f"seed {seed}: the object is out of view after {args.rounds} rounds; skipped", flush=True)
+            continue
         goal = Goal(mask=mask, displacement=cl.goal_displacement(np.asarray(task.target_xy), env.object_xy()))
         res = judge_plans(variants, model, cl.SimDynamics(env, seg), cloud, robot,
                           torch.from_numpy(env.q).float(), goal, args.planner_seeds)
@@ -127,12 +177,17 @@ def main() -> int:
             if args.out is not None:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 with open(args.out, "a") as f:
-                    f.write(json.dumps({"seed": seed, "variant": n, **r}) + "\n")
+                    f.write(json.dumps({"seed": seed, "rounds": args.rounds, "variant": n, **r}) + "\n")
         print(f"seed {seed} (simulator's cost of the plan, mean over planner seeds): {', '.join(line)}; "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     ref = variants[0][0]
+    if not totals[ref]:
+        print("no task left to judge")
+        return 0
     ref_mean = float(np.mean(totals[ref]))
-    print(f"\n{len(args.seeds)} task start states x {args.planner_seeds} planner seeds; lower is better\n")
+    n_states = len(totals[ref])
+    where = "start states" if args.rounds == 0 else f"states after {args.rounds} rounds"
+    print(f"\n{n_states} task {where} x {args.planner_seeds} planner seeds; lower is better\n")
     print("| variant | simulator's cost of the plan (mean) | ratio to " + ref + " | spread over planner seeds (mean std) "
           "| model's predicted cost (mean) | tasks better than " + ref + " |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -65,3 +65,24 @@ def test_refine_preset_spends_the_same_budget_and_random_shooting_is_unchanged(p
     assert plans[0].cost == plans[1].cost
     mppi = [MPPIPlanner(c).plan(dyn, scene_xyz, panda, panda.default_q.float(), goal) for c in (prog, refine)]
     assert mppi[1].info["iterations"] == 4 and mppi[1].samples == 64
+
+
+@pytest.mark.slow
+def test_drive_reaches_the_state_eval_plans_loop_reaches(pq, panda):
+    """``--rounds``: the script's loop leaves the task where eval-plan's ``run_task`` does
+    (seed 4 makes one plan round and one repositioning move in 2 rounds)."""
+    import numpy as np
+
+    from pointwm.eval import closed_loop as cl
+    from pointwm.model.ensemble import load_models
+
+    model = load_models([REPO / "assets/checkpoints/tiny_sim.safetensors"])
+    pcfg = PlannerConfig.from_yaml("closed_loop_progress")
+    ecfg = cl.EvalConfig(reposition=True, max_replans=2)
+    task = cl.make_task(4, ecfg, panda, pcfg.T, pcfg.dt)
+    ref = cl.run_task(task, "mppi_model", panda, pcfg, ecfg, world_model=model)
+    assert (ref.replans, ref.repositions) == (1, 1)
+    env = cl.SimEnv(task, panda, ecfg, pcfg.T, pcfg.dt)
+    pq["drive"](env, task, panda, model, 2, np.random.default_rng(task.seed))
+    env.hold(2)  # as run_task ends
+    assert float(np.linalg.norm(env.object_xy() - np.asarray(task.target_xy))) == ref.final_error_m
