@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from planning.config import PlannerConfig
+from planning.config import GOAL_STEPS, PlannerConfig
 from planning.goal import ResolvedGoal
 
 __all__ = [
@@ -34,8 +34,8 @@ def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal, steps: str = "last"
     """(K,) mean distance (m) of the goal points to their targets: at the goal's step
     (``steps="last"``), or averaged over steps 1 to the goal's step (``"all"``: progress
     made early counts, as in a receding horizon only the first steps are executed)."""
-    if steps not in ("last", "all"):
-        raise ValueError(f"goal_cost: steps: expected 'last' or 'all', got {steps!r}")
+    if steps not in GOAL_STEPS:
+        raise ValueError(f"goal_cost: steps: expected one of {list(GOAL_STEPS)}, got {steps!r}")
     if steps == "last":
         pos = xyz[goal.index] + flow[:, goal.step, goal.index]  # (K, G, 3)
         return goal.distance(pos).mean(-1)

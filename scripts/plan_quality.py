@@ -90,7 +90,6 @@ def drive(env, task, robot, model, rounds: int, rng) -> None:
     """``rounds`` rounds of eval-plan's loop (``closed_loop_progress``, ``--reposition``) with
     MPPI and ``model``: the states the closed loop visits."""
     from planning import Goal, MPPIPlanner, PlannerConfig
-    from pointwm.data.sim.motion import tool_link
     from pointwm.eval import closed_loop as cl
 
     pcfg = PlannerConfig.from_yaml("closed_loop_progress")
@@ -103,14 +102,12 @@ def drive(env, task, robot, model, rounds: int, rng) -> None:
             break
         disp = cl.goal_displacement(np.asarray(task.target_xy), env.object_xy())
         if not moved:
-            seen = cloud.xyz[mask].double().numpy()
-            tool = robot.link_poses(torch.from_numpy(env.q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
-            if not cl.tool_is_behind(tool, seen, disp):
-                path = cl.reposition_path(robot, env.q, seen, disp, ecfg.reposition_clearance, max_steps=pcfg.T, dt=pcfg.dt)
-                if path is not None:
-                    env.execute(path)
-                    warm, moved = None, len(path) < pcfg.T
-                    continue
+            path = cl.repositioning_move(robot, env.q, cloud.xyz[mask].double().numpy(), disp,
+                                         ecfg.reposition_clearance, pcfg.T, pcfg.dt)
+            if path is not None:
+                env.execute(path)
+                warm, moved = None, len(path) < pcfg.T
+                continue
         moved = False
         plan = planner.plan(model, cloud, robot, torch.from_numpy(env.q).float(), Goal(mask=mask, displacement=disp),
                             warm_start=warm)

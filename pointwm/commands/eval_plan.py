@@ -193,7 +193,7 @@ def summarise(rows: list[dict], meta: dict) -> tuple[str, dict]:
     model's MPPI paired with each other planner on the seeds both ran."""
     import numpy as np
 
-    summary = {"meta": meta, "planners": {}, "paired": []}
+    summary = {"meta": meta, "planners": {}}
     oracle = {r["seed"]: r["success"] for r in rows if r["planner"] == "mppi_oracle"}
     lines = ["| planner | tasks | success rate | of the oracle's successes | planning time per replan (s, mean ± std) "
              "| replans + moves per task | final error (cm, median) |",
@@ -220,10 +220,10 @@ def summarise(rows: list[dict], meta: dict) -> tuple[str, dict]:
                      f"{s['replans_mean']:.1f} + {s['moves_mean']:.1f} | {s['final_error_median_cm']:.1f} |")
     pairs = [pr for other in ("random", "mppi_zero", "mppi_oracle")
              if (pr := paired(rows, "mppi_model", other)) is not None]
+    summary["paired"] = pairs
     if pairs:
         lines += ["", "The learned model's MPPI against each other planner, task by task:", ""]
     for pr in pairs:
-        summary["paired"].append(pr)
         other = LABELS[pr["second"]]
         lines.append(f"- against {other}, on the same {pr['tasks']} seeds: solved by MPPI + learned model only "
                      f"{pr['first_only']}, by {other} only {pr['second_only']} (two-sided sign test "

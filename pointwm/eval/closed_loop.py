@@ -28,7 +28,7 @@ import torch
 from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner, shift_sequence
 
 __all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "object_footprint",
-           "reposition_path", "run_task", "tool_is_behind", "zero_dynamics"]
+           "reposition_path", "repositioning_move", "run_task", "tool_is_behind", "zero_dynamics"]
 
 log = logging.getLogger(__name__)
 
@@ -496,6 +496,20 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
     return None
 
 
+def repositioning_move(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance: float, T: int,
+                       dt: float) -> np.ndarray | None:
+    """``--reposition``'s move for one round: :func:`reposition_path`'s (n, J) joint targets
+    (n <= ``T``) from joint values ``q`` (J,), where the tool is not behind the object's
+    visible points (P, 3) m along ``way`` (dx, dy[, dz]) m (:func:`tool_is_behind`); None
+    where it is behind, or where no path is found (the round plans)."""
+    from pointwm.data.sim.motion import tool_link
+
+    tool = robot.link_poses(torch.from_numpy(q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
+    if tool_is_behind(tool, object_xyz, way):
+        return None
+    return reposition_path(robot, q, object_xyz, way, clearance, max_steps=T, dt=dt)
+
+
 def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfig, cfg: EvalConfig,
              world_model=None) -> TaskResult:
     """Run one task in closed loop with planner ``mppi_model`` | ``mppi_oracle`` | ``random``
@@ -526,21 +540,16 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
             continue
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         if cfg.reposition and not moved_round:
-            from pointwm.data.sim.motion import tool_link
-
-            seen = cloud.xyz[mask].double().numpy()
-            tool = robot.link_poses(torch.from_numpy(env.q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
-            if not tool_is_behind(tool, seen, disp):
-                path = reposition_path(robot, env.q, seen, disp, cfg.reposition_clearance,
-                                       max_steps=planner_cfg.T, dt=planner_cfg.dt)
-                if path is not None:
-                    env.execute(path)
-                    warm = None  # the previous plan started from elsewhere
-                    repositions += 1
-                    # done (not cut; a path of exactly T targets counts as cut): the next round plans
-                    moved_round = len(path) < planner_cfg.T
-                    env.hold(cfg.settle_steps)
-                    continue
+            path = repositioning_move(robot, env.q, cloud.xyz[mask].double().numpy(), disp,
+                                      cfg.reposition_clearance, planner_cfg.T, planner_cfg.dt)
+            if path is not None:
+                env.execute(path)
+                warm = None  # the previous plan started from elsewhere
+                repositions += 1
+                # done (not cut; a path of exactly T targets counts as cut): the next round plans
+                moved_round = len(path) < planner_cfg.T
+                env.hold(cfg.settle_steps)
+                continue
         if cfg.goal_match == "centroid":
             seen = cloud.xyz[mask].double().mean(0).numpy()  # (3,) m: the visible points' centroid
             goal = Goal(mask=mask, centroid=tuple((seen + disp).tolist()))
