@@ -2,9 +2,11 @@
 
 1. capture: fuse the cameras of the sample capture in ``assets/`` into one cloud in the
    robot base frame (``scene.ply``, ``scene.png``);
-2. plan: with the default robot (``panda`` at its default joints), the shipped world-model
-   checkpoint and a default goal (push the red box 5 cm along +x), MPPI searches the joint
-   actions whose predicted scene flow reaches the goal (``plan/plan.json``, ``plan/plan.png``);
+2. plan: with the default robot (``panda``, its tool placed 3 cm behind the goal's object,
+   as a push starts; ``--start default`` keeps the robot's default joints), the shipped
+   world-model checkpoint and a default goal (push the red box 5 cm along +x), MPPI searches
+   the joint actions whose predicted scene flow reaches the goal (``plan/plan.json``,
+   ``plan/plan.png``);
 3. outcome: the predicted rollout as pictures (``flow.png``, ``rollout.gif``), a prediction
    bundle the browser viewer opens (``plan/flow.npz``) and ``summary.json``.
 """
@@ -42,7 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help="world-model checkpoint (default: %(default)s)")
     p.add_argument("--goal", default=DEFAULT_GOAL, help="planning goal, as for `pointwm plan` (default: %(default)s)")
-    p.add_argument("--planner", default="fast", help="planner preset (default: %(default)s)")
+    p.add_argument("--start", choices=("behind", "default"), default="behind",
+                   help="where the robot starts: 'behind', the tool 3 cm behind the goal's points on the "
+                        "line along which they must go, at push height (inverse kinematics from the default "
+                        "joints); 'default', the robot's default joints (default: %(default)s)")
+    p.add_argument("--planner", default="closed_loop_progress", help="planner preset (default: %(default)s)")
     p.add_argument("--budget", type=float, default=120.0, help="planning time budget, seconds (default: %(default)s)")
     p.add_argument("--capture-only", action="store_true", help="stop after the capture stage")
     add_cloud_options(p)
@@ -96,18 +102,24 @@ def _plan_stage(args: argparse.Namespace, cloud, out: Path) -> dict:
     cfg = PlannerConfig.from_yaml(args.planner).replace(T=int(model.config.num_steps), time_budget_s=args.budget)
     ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
     goal = Goal.parse(args.goal)
+    q0 = robot.default_q
+    if args.start == "behind":
+        q0 = _behind(robot, cloud, goal.resolve(cloud.xyz.float(), cfg.T, (ws.lo, ws.hi)))
     plan, resolved, paths = plan_and_write(
-        model, cloud, robot, robot.default_q, goal, cfg, out / "plan", (ws.lo, ws.hi),
-        meta={"goal_text": args.goal, "checkpoint": str(args.checkpoint)},
+        model, cloud, robot, q0, goal, cfg, out / "plan", (ws.lo, ws.hi),
+        meta={"goal_text": args.goal, "checkpoint": str(args.checkpoint), "start": args.start},
     )
     scene = load_prediction(paths["prediction"])
     flow_png = render_flow_png(scene, out / "flow.png", which="pred")
     gif = render_rollout_gif(scene, out / "rollout.gif", which="pred")
     final = cloud.xyz[resolved.index] + plan.predicted_flow[resolved.step][resolved.index]
     moved = float(plan.predicted_flow[resolved.step][resolved.index].norm(dim=-1).mean())
-    print(f"  plan:    {paths['plan']}\n  flow:    {flow_png}\n  rollout: {gif}")
+    print(f"  arrows:  {flow_png}\n  rollout: {gif}\n"
+          f"  predicted: the goal's {resolved.index.numel()} points move {moved * 100:.1f} cm on average, ending "
+          f"{float(resolved.distance(final).mean()) * 100:.1f} cm from their targets")
     return {
         "robot": robot.name,
+        "start": {"mode": args.start, "joints": [round(float(v), 6) for v in q0]},
         "checkpoint": str(args.checkpoint),
         "goal": args.goal,
         "goal_points": int(resolved.index.numel()),
@@ -118,3 +130,18 @@ def _plan_stage(args: argparse.Namespace, cloud, out: Path) -> dict:
         "outputs_plan": {k: str(v) for k, v in paths.items()},
         "outputs": {"flow": str(flow_png), "rollout": str(gif), "prediction": str(paths["prediction"])},
     }
+
+
+def _behind(robot, cloud, resolved):
+    """(J,) start joints: the tool behind the goal's points, for a push along their way to go."""
+    import torch
+
+    from pointwm.eval.closed_loop import push_start_joints
+
+    pts = cloud.xyz[resolved.index].double()
+    way = resolved.to_go(pts).mean(0)  # (3,) m
+    try:
+        q = push_start_joints(robot, robot.default_q.numpy(), pts.numpy(), way.numpy())
+    except ValueError as e:
+        raise ValueError(f"--start behind: {e}; pass --start default to plan from the default joints") from None
+    return torch.from_numpy(q).to(robot.default_q.dtype)

@@ -28,7 +28,7 @@ import torch
 from planning import Goal, MPPIPlanner, PlannerConfig, RandomShootingPlanner, shift_sequence
 
 __all__ = ["EvalConfig", "PushTask", "SimDynamics", "SimEnv", "TaskResult", "make_task", "object_footprint",
-           "reposition_path", "repositioning_move", "run_task", "tool_is_behind", "zero_dynamics"]
+           "push_start_joints", "reposition_path", "repositioning_move", "run_task", "tool_is_behind", "zero_dynamics"]
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +147,13 @@ def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -
     """A deterministic push task from ``seed`` (resamples until the start pose is reachable)."""
     os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco's first import
     from pointwm.data.sim.generator import sim_robot
-    from pointwm.data.sim.motion import arm_and_grippers, clear_of_table, dls_ik, down_rotation
+    from pointwm.data.sim.motion import clear_of_table, down_rotation
     from pointwm.data.sim.scene import CameraSpec, sample_scene
 
     sim_cfg = _sim_config(cfg, T, dt)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
     cams = (CameraSpec((1.25, 0.0, 0.75), (0.45, 0.0, 0.0), 55.0),
             CameraSpec((0.45, -0.9, 0.7), (0.45, 0.0, 0.0), 55.0))
-    arm, grip = arm_and_grippers(robot)
     for _ in range(50):
         scene = sample_scene(rng, sim_cfg)
         o = scene.objects[0]
@@ -173,12 +172,7 @@ def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -
         a = math.radians(cfg.start_angle) * (1 if seed % 2 == 0 else -1)
         back = -np.array([d[0] * math.cos(a) - d[1] * math.sin(a), d[0] * math.sin(a) + d[1] * math.cos(a)])
         start = np.array([*(np.asarray(o.xy) + back * (o.radius + gap)), height])
-        R = down_rotation(ang + math.pi / 2)
-        q0 = robot.default_q.numpy().copy()
-        if len(grip):
-            q0[grip] = robot.lower.numpy()[grip]
-        q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
-        q, err = dls_ik(robot, q, start, R, arm, iters=60)
+        q, err = _reach_from_above(robot, robot.default_q.numpy(), start, down_rotation(ang + math.pi / 2))
         if err > 0.01 or not clear_of_table(sim_robot(cfg.robot), q[None]):
             continue
         task = PushTask(int(seed), replace(scene, cameras=cams), 0, (float(target[0]), float(target[1])), q)
@@ -186,6 +180,48 @@ def make_task(seed: int, cfg: EvalConfig, robot, T: int = 10, dt: float = 0.1) -
             continue
         return task
     raise RuntimeError(f"push task seed {seed}: no reachable task in 50 tries")
+
+
+def _reach_from_above(robot, q_init: np.ndarray, pos: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
+    """Joint values (J,) whose tool reaches ``pos`` (3,) m at orientation ``R`` (3, 3), by
+    inverse kinematics from ``q_init`` (J,) through the pose 15 cm above (so the solution
+    keeps the hand over the table), grippers closed; and the position error (m)."""
+    from pointwm.data.sim.motion import arm_and_grippers, dls_ik
+
+    arm, grip = arm_and_grippers(robot)
+    q0 = np.asarray(q_init, dtype=np.float64).copy()
+    if len(grip):
+        q0[grip] = robot.lower.numpy()[grip]
+    q, _ = dls_ik(robot, q0, pos + np.array([0.0, 0.0, 0.15]), R, arm, iters=60)
+    return dls_ik(robot, q, pos, R, arm, iters=60)
+
+
+def push_start_joints(robot, q_init: np.ndarray, object_xyz: np.ndarray, way, gap: float = 0.03) -> np.ndarray:
+    """Joint values (J,) that put the tool where a push of an object along ``way`` (dx, dy[,
+    dz]) m starts: ``gap`` (m) behind the object's footprint (:func:`object_footprint`, from
+    its visible points (P, 3) m) on the line through its centre along the way, at half its
+    height (2-4 cm), pointing down with its x axis across the way and the grippers closed:
+    eval-plan's task start pose. Solved by inverse kinematics from ``q_init`` (J,).
+
+    Raises ValueError where the way has no horizontal part or the tool cannot get within
+    5 mm of that pose (out of reach).
+    """
+    from pointwm.data.sim.motion import down_rotation
+
+    if not 0 < gap <= 0.2:
+        raise ValueError(f"push start: gap expected in (0, 0.2] m, got {gap!r}")
+    u = np.asarray(way, dtype=np.float64)[:2]
+    if float(np.linalg.norm(u)) < 1e-6:
+        raise ValueError(f"push start: the way {tuple(np.asarray(way).tolist())} m has no horizontal part to push along")
+    c, footprint, _, u = _object_frame(object_xyz, way)
+    top = float(np.max(np.asarray(object_xyz)[:, 2]))
+    back = float(((c - footprint) @ u).max())
+    start = np.array([*(c - u * (back + gap)), float(np.clip(0.5 * top, 0.02, 0.04))])
+    q, err = _reach_from_above(robot, q_init, start, down_rotation(math.atan2(u[1], u[0]) + math.pi / 2))
+    if err > 0.005:
+        raise ValueError(f"push start: the tool cannot reach {np.round(start, 3).tolist()} m behind the object "
+                         f"(inverse kinematics misses by {err * 100:.1f} cm)")
+    return q
 
 
 def _robot_touches_objects(task: PushTask, robot, cfg: EvalConfig, T: int, dt: float) -> bool:

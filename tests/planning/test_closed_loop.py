@@ -301,6 +301,45 @@ def test_tool_is_behind_hand_cases():
     assert tool_is_behind((-0.05, 0.011), side, way)  # the centre is the top face's, not pulled to -x
 
 
+def test_push_start_joints_put_the_tool_behind_the_object(panda):
+    """``push_start_joints``: the tool 3 cm behind the footprint of a cylinder's visible points
+    (a half shell, the side a camera sees, plus its top), on the line through the centre
+    along the way, at half its height, pointing down, the grippers closed and every joint
+    within its limits; the way's length does not matter. Out of reach or a vertical way:
+    one clear error."""
+    from pointwm.data.sim.motion import tool_link
+    from pointwm.eval.closed_loop import object_footprint, push_start_joints, tool_is_behind
+
+    a = np.linspace(-np.pi / 2, np.pi / 2, 12)
+    z = np.linspace(0.0, 0.05, 5)  # below the top face
+    shell = np.array([(0.45 + 0.03 * np.cos(t), 0.1 + 0.03 * np.sin(t), h) for t in a for h in z])
+    top = np.array([(0.45 + r * np.cos(t), 0.1 + r * np.sin(t), 0.06) for r in (0.01, 0.02, 0.03)
+                    for t in np.linspace(0, 2 * np.pi, 12, endpoint=False)])
+    seen = np.concatenate([shell, top])
+    c, footprint = object_footprint(seen)
+    assert np.allclose(c, (0.45, 0.1), atol=0.002)
+    link = tool_link(panda)
+    for way in ((0.1, 0.0, 0.0), (0.0, -0.05, 0.0), (-0.06, 0.06, 0.0)):
+        q = push_start_joints(panda, panda.default_q.numpy(), seen, way)
+        assert (q >= panda.lower.numpy()).all() and (q <= panda.upper.numpy()).all()
+        grip = [panda.joint_names.index(n) for n in panda.gripper_joint_names]
+        assert np.allclose(q[grip], panda.lower.numpy()[grip])
+        pose = panda.link_poses(torch.from_numpy(q[None]))[0, link].numpy()
+        u = np.asarray(way[:2]) / np.linalg.norm(way[:2])
+        rel = pose[:2, 3] - c
+        back = ((c - footprint) @ u).max()
+        assert abs(rel[0] * u[1] - rel[1] * u[0]) < 0.005 and abs(-(rel @ u) - (back + 0.03)) < 0.005
+        assert abs(pose[2, 3] - 0.03) < 0.005 and pose[2, 2] < -0.94  # half of 6 cm; z down (within 20 deg: the inverse kinematics weighs position first)
+        assert abs(pose[:2, 0] @ u) < 0.05  # the tool's x axis across the way
+        assert tool_is_behind(pose[:2, 3], seen, way)
+    q2 = push_start_joints(panda, panda.default_q.numpy(), seen, (0.3, 0.0, 0.0))
+    assert np.allclose(q2, push_start_joints(panda, panda.default_q.numpy(), seen, (0.1, 0.0, 0.0)))
+    with pytest.raises(ValueError, match="cannot reach"):
+        push_start_joints(panda, panda.default_q.numpy(), seen + [1.5, 0.0, 0.0], (0.1, 0.0, 0.0))
+    with pytest.raises(ValueError, match="no horizontal part"):
+        push_start_joints(panda, panda.default_q.numpy(), seen, (0.0, 0.0, 0.1))
+
+
 def test_reposition_goes_round_the_object_without_touching_it(panda):
     """From a start beside the object (``start_angle=90``), the repositioning path, executed
     in MuJoCo, leaves the object where it was until its last leg (in to the push pose, where
