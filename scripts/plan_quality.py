@@ -103,7 +103,7 @@ def drive(env, task, robot, model, rounds: int, rng) -> None:
         disp = cl.goal_displacement(np.asarray(task.target_xy), env.object_xy())
         if not moved:
             path = cl.repositioning_move(robot, env.q, cloud.xyz[mask].double().numpy(), disp,
-                                         ecfg.reposition_clearance, pcfg.T, pcfg.dt)
+                                         ecfg.reposition_clearance, pcfg.T, pcfg.dt, ecfg.reposition_over)
             if path is not None:
                 env.execute(path)
                 warm, moved = None, len(path) < pcfg.T

@@ -113,6 +113,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "counts as a replan)")
     p.add_argument("--reposition-clearance", type=float, default=0.04, metavar="M",
                    help="how far (m) outside the object's footprint --reposition goes round (default: %(default)s)")
+    p.add_argument("--reposition-over", action="store_true",
+                   help="with --reposition: where no way round keeps the hand clear of the object (a tall "
+                   "object, or the hand above its edge after a push), go over it (up, across, down behind "
+                   "it) instead of planning that round")
     p.add_argument("--out", type=Path, default=Path("eval_plan"), help="output directory (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1,
@@ -309,7 +313,8 @@ def run(args: argparse.Namespace) -> int:
                       subgoal=args.subgoal, start_angle=args.start_angle,
                       settle_steps=args.settle_steps, goal_match=args.goal_match,
                       near_radius=args.near_radius, near_execute_steps=args.near_execute_steps,
-                      crop=args.crop, reposition=args.reposition, reposition_clearance=args.reposition_clearance)
+                      crop=args.crop, reposition=args.reposition, reposition_clearance=args.reposition_clearance,
+                      reposition_over=args.reposition_over)
     args.out.mkdir(parents=True, exist_ok=True)
     jsonl = args.out / "results.jsonl"
     rows = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()] if jsonl.exists() else []

@@ -61,7 +61,10 @@ class EvalConfig:
     push primitive's repositioning move, which no 10-step random sample finds; the round
     counts as one of ``max_replans``, and the round after a finished move always plans (the
     next capture's estimate of the object may disagree by a few mm, and the tool would
-    otherwise go back and forth).
+    otherwise go back and forth). reposition_over: where no way round keeps the hand clear
+    of the object (a tall object, or the hand above its edge after a push) and the tool is
+    not in the object's shadow (:func:`repositioning_move`), go over it instead: up, across
+    and down behind it (:func:`reposition_path`'s ``over``); False: the round plans.
     """
 
     robot: str = "panda"
@@ -81,6 +84,7 @@ class EvalConfig:
     near_execute_steps: int = 1
     reposition: bool = False
     reposition_clearance: float = 0.04
+    reposition_over: bool = False
 
     def __post_init__(self) -> None:
         if not (isinstance(self.crop, int | float) and self.crop > 0):
@@ -93,6 +97,8 @@ class EvalConfig:
                 raise ValueError(f"EvalConfig.{name}: expected an integer >= 1, got {v!r}")
         if not (isinstance(self.reposition_clearance, int | float) and 0 < self.reposition_clearance <= 0.2):
             raise ValueError(f"EvalConfig.reposition_clearance: expected metres in (0, 0.2], got {self.reposition_clearance!r}")
+        if self.reposition_over and not self.reposition:
+            raise ValueError("EvalConfig.reposition_over: goes with reposition=True (--reposition-over needs --reposition)")
         if self.goal_match not in GOAL_MATCHES:
             raise ValueError(f"EvalConfig.goal_match: expected one of {GOAL_MATCHES}, got {self.goal_match!r}")
         if not (isinstance(self.settle_steps, int) and self.settle_steps >= 0):
@@ -458,7 +464,8 @@ def tool_is_behind(tool_xy, object_xyz: np.ndarray, way) -> bool:
 
 def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance: float = 0.04,
                     gap: float = 0.035, step: float = 0.015, max_steps: int = 10, dt: float = 0.1,
-                    margin: float = 0.005, keep_off: float = 0.02) -> np.ndarray | None:
+                    margin: float = 0.005, keep_off: float = 0.02, over: bool = False, lift: float = 0.03,
+                    air_step: float = 0.03) -> np.ndarray | None:
     """(n, J) joint targets, n <= ``max_steps``, that take the tool round the object to its
     back from joint values ``q`` (J,) (rad, m), ``step`` (m) per target, at the tool's current
     orientation; ``way`` (dx, dy[, dz]) m is where the object must go.
@@ -475,6 +482,11 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
     ``max_steps`` the path is cut (the next round goes on). None where every circle
     touches, inverse kinematics misses a waypoint by over 5 mm, or a target would move a
     joint faster than its velocity limit allows in one plan step of ``dt`` seconds.
+
+    ``over``: where every circle touches, go over the object instead, ``air_step`` (m) per
+    target: straight up to ``lift`` (m) above its top, across to above the push pose (checked
+    as the circles are: no low robot point near the footprint), and down into it. The way up
+    is not checked: it moves away from an upright object.
     """
     from scipy.spatial import cKDTree
 
@@ -501,6 +513,16 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
         low = sp[sp[..., 2] < top + margin][:, :2]
         return math.inf if len(low) == 0 else float(tree.query(low)[0].min())
 
+    def solve(way_xy: np.ndarray, z: np.ndarray) -> np.ndarray | None:  # IK along the targets, in limits
+        out, qk = [], np.asarray(q, dtype=np.float64).copy()
+        for w, zk in zip(way_xy, z, strict=True):
+            qn, err = dls_ik(robot, qk, np.array([w[0], w[1], zk]), R, arm, iters=30)
+            if err > 0.005 or (np.abs(qn - qk) > bound).any():
+                return None
+            out.append(qn)
+            qk = qn
+        return np.stack(out)
+
     for widen in (0.0, 0.02, 0.04, 0.06):
         R_out = max(r + clearance + widen, d0)
         xy = [p0[:2]]
@@ -518,32 +540,50 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
         s = np.linspace(0.0, arc[-1], total + 1)[1:max_steps + 1]
         way_xy = np.stack([np.interp(s, arc, poly[:, 0]), np.interp(s, arc, poly[:, 1])], axis=1)
         z = p0[2] + (z_push - p0[2]) * np.clip(s / max(arc[-2], 1e-9), 0.0, 1.0)  # to the push height on the way
-        out, qk = [], np.asarray(q, dtype=np.float64).copy()
-        for w, zk in zip(way_xy, z, strict=True):
-            qn, err = dls_ik(robot, qk, np.array([w[0], w[1], zk]), R, arm, iters=30)
-            if err > 0.005 or (np.abs(qn - qk) > bound).any():
-                return None
-            out.append(qn)
-            qk = qn
-        path = np.stack(out)
+        path = solve(way_xy, z)
+        if path is None:
+            return None
         circling = s <= arc[-2] + 1e-9  # the last leg, in to the push pose, is not checked
         if not circling.any() or closest(path[circling]) >= keep_off:
             return path
-    return None
+    if not over:
+        return None
+    z_up = top + lift
+    push = np.array([*(c - u * (back + gap)), z_push])
+    poly = np.array([p0, [p0[0], p0[1], max(p0[2], z_up)], [push[0], push[1], max(p0[2], z_up)], push])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(poly, axis=0), axis=1))])
+    s = np.linspace(0.0, arc[-1], int(math.ceil(arc[-1] / air_step)) + 1)[1:max_steps + 1]
+    pts = np.stack([np.interp(s, arc, poly[:, k]) for k in range(3)], axis=1)
+    path = solve(pts[:, :2], pts[:, 2])
+    if path is None:
+        return None
+    across = (s > arc[1] + 1e-9) & (s <= arc[2] + 1e-9)  # the way up and the way down are not checked
+    return path if not across.any() or closest(path[across]) >= keep_off else None
 
 
 def repositioning_move(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance: float, T: int,
-                       dt: float) -> np.ndarray | None:
+                       dt: float, over: bool = False) -> np.ndarray | None:
     """``--reposition``'s move for one round: :func:`reposition_path`'s (n, J) joint targets
     (n <= ``T``) from joint values ``q`` (J,), where the tool is not behind the object's
     visible points (P, 3) m along ``way`` (dx, dy[, dz]) m (:func:`tool_is_behind`); None
-    where it is behind, or where no path is found (the round plans)."""
+    where it is behind, or where no path is found (the round plans). ``over``: the path may
+    go over the object (:func:`reposition_path`), except where the tool is in the object's
+    shadow (on its far side from where it must go and within the footprint's radius of the
+    line through its centre: a push from there still meets it, and the round may plan); a
+    tool 1.5 cm or more above the object's top counts as not behind (a move over it that a
+    round cut short goes on down)."""
     from pointwm.data.sim.motion import tool_link
 
-    tool = robot.link_poses(torch.from_numpy(q[None]), validate=False)[0, tool_link(robot), :2, 3].numpy()
-    if tool_is_behind(tool, object_xyz, way):
+    tool = robot.link_poses(torch.from_numpy(q[None]), validate=False)[0, tool_link(robot), :3, 3].numpy()
+    high = over and tool[2] >= float(np.max(np.asarray(object_xyz)[:, 2])) + 0.015
+    if tool_is_behind(tool[:2], object_xyz, way) and not high:
         return None
-    return reposition_path(robot, q, object_xyz, way, clearance, max_steps=T, dt=dt)
+    if over and not high:
+        c, _, r, u = _object_frame(object_xyz, way)
+        rel = tool[:2] - c
+        along = float(rel @ u)
+        over = not (along < 0 and float(np.linalg.norm(rel - along * u)) <= r)
+    return reposition_path(robot, q, object_xyz, way, clearance, max_steps=T, dt=dt, over=over)
 
 
 def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfig, cfg: EvalConfig,
@@ -577,7 +617,7 @@ def run_task(task: PushTask, planner_name: str, robot, planner_cfg: PlannerConfi
         disp = goal_displacement(target, env.object_xy(), cfg.subgoal)
         if cfg.reposition and not moved_round:
             path = repositioning_move(robot, env.q, cloud.xyz[mask].double().numpy(), disp,
-                                      cfg.reposition_clearance, planner_cfg.T, planner_cfg.dt)
+                                      cfg.reposition_clearance, planner_cfg.T, planner_cfg.dt, cfg.reposition_over)
             if path is not None:
                 env.execute(path)
                 warm = None  # the previous plan started from elsewhere

@@ -398,6 +398,93 @@ def test_reposition_goes_round_the_object_without_touching_it(panda):
     assert len(refused) <= 3 and kinds == {"box", "cylinder"}  # seeds 5, 7, 9 are tall boxes
 
 
+def test_reposition_over_takes_the_tool_over_a_tall_box(panda):
+    """Where no way round keeps the hand clear (the tall boxes of seeds 5, 7 and 9, tool
+    beside them), ``over=True`` goes over the object instead: straight up, across above its
+    top (every robot point above it there), down into the push pose behind it on the line
+    along the way. Executed in MuJoCo it leaves the object where it was. Cut short in the
+    air, ``repositioning_move`` counts the tool as not behind and goes on down."""
+    from pointwm.data.sim.motion import tool_link
+    from pointwm.eval.closed_loop import (
+        EvalConfig,
+        SimEnv,
+        goal_displacement,
+        make_task,
+        object_footprint,
+        reposition_path,
+        repositioning_move,
+        tool_is_behind,
+    )
+
+    cfg = EvalConfig(start_angle=90.0)
+    link = tool_link(panda)
+    for seed in (5, 7, 9):
+        task = make_task(seed, cfg, panda)
+        env = SimEnv(task, panda, cfg, 10, 0.1)
+        cloud, seg = env.observe(np.random.default_rng(0))
+        seen = cloud.xyz[torch.from_numpy(seg == task.obj + 1)].double().numpy()
+        way = goal_displacement(task.target_xy, env.object_xy())
+        assert reposition_path(panda, env.q, seen, way, max_steps=60) is None, seed  # no way round
+        path = reposition_path(panda, env.q, seen, way, max_steps=60, over=True)
+        assert path is not None, seed
+        steps = np.abs(np.diff(np.concatenate([env.q[None], path]), axis=0))
+        assert (steps <= panda.velocity_limits.numpy() * 0.1 + 1e-9).all()
+        top = seen[:, 2].max()
+        tcp = panda.link_poses(torch.from_numpy(path))[:, link, :3, 3].numpy()
+        up = np.isclose(tcp[:, 2], top + 0.03, atol=0.005)
+        assert up.sum() >= 2, seed  # across, at 3 cm above the top
+        c, footprint = object_footprint(seen)
+        sp = panda.surface_points(torch.from_numpy(path[up])).reshape(-1, 3).numpy()
+        over_it = np.linalg.norm(sp[:, None, :2] - footprint[None], axis=-1).min(1) < 0.02
+        assert over_it.any() and sp[over_it, 2].min() > top, seed  # the robot passes above the object
+        before = env.object_xy()
+        env.execute(path)
+        assert np.linalg.norm(env.object_xy() - before) < 0.002, seed
+        tool = panda.link_poses(torch.from_numpy(env.q[None]))[0, link, :3, 3].numpy()
+        u = np.asarray(way[:2]) / np.linalg.norm(way[:2])
+        rel = tool[:2] - c
+        assert abs(rel[0] * u[1] - rel[1] * u[0]) < 0.005 and abs(-(rel @ u) - (((c - footprint) @ u).max() + 0.035)) < 0.005
+        assert abs(tool[2] - np.clip(top / 2, 0.02, 0.04)) < 0.005
+        assert tool_is_behind(tool[:2], seen, way)
+    # cut short in the air above the push pose: behind in xy, but high, so the move goes on down
+    part = reposition_path(panda, SimEnv(task, panda, cfg, 10, 0.1).q, seen, way, max_steps=60, over=True)
+    q_air = part[int(np.flatnonzero(up)[-1])]
+    assert repositioning_move(panda, q_air, seen, way, 0.04, 10, 0.1) is None  # flat only: behind, plan
+    rest = repositioning_move(panda, q_air, seen, way, 0.04, 10, 0.1, over=True)
+    assert rest is not None and panda.link_poses(torch.from_numpy(rest[-1:]))[0, link, 2, 3] < top
+    with pytest.raises(ValueError, match="reposition_over"):
+        EvalConfig(reposition_over=True)
+
+
+def test_repositioning_move_goes_over_only_outside_the_shadow(panda, monkeypatch):
+    """With ``over``, the move may go over the object only where the tool is out of its
+    shadow (beside or in front of it, or over a footprint's radius off the centre line): from
+    behind, within the radius, a push still meets the object and the round may plan. A tool
+    1.5 cm above the top is not behind, wherever it is in xy. A ring of radius 3 cm, 6 cm
+    tall, to go along +x."""
+    from pointwm.data.sim.motion import down_rotation
+    from pointwm.eval import closed_loop as cl
+
+    a = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ring = np.stack([0.45 + 0.03 * np.cos(a), 0.1 + 0.03 * np.sin(a), np.full_like(a, 0.06)], 1)
+    calls = []
+    monkeypatch.setattr(cl, "reposition_path", lambda *args, **kw: calls.append(kw["over"]) or "path")
+
+    def move(x, y, z, over=True):
+        q, err = cl._reach_from_above(panda, panda.default_q.numpy(), np.array([x, y, z]), down_rotation(np.pi / 2))
+        assert err < 0.002
+        return cl.repositioning_move(panda, q, ring, (0.1, 0.0, 0.0), 0.04, 10, 0.1, over=over)
+
+    assert move(0.39, 0.1, 0.03) is None and calls == []  # behind: plan
+    assert move(0.39, 0.12, 0.03) == "path" and calls == [False]  # 2 cm off the line, in the shadow: round only
+    assert move(0.45, 0.17, 0.03) == "path" and calls[-1] is True  # beside
+    assert move(0.52, 0.1, 0.03) == "path" and calls[-1] is True  # in front
+    assert move(0.39, 0.14, 0.03) == "path" and calls[-1] is True  # 4 cm off the line: outside the radius
+    assert move(0.39, 0.1, 0.09) == "path" and calls[-1] is True  # above the push pose, 3 cm over the top
+    assert move(0.39, 0.1, 0.09, over=False) is None  # without over, height does not count
+    assert move(0.39, 0.14, 0.03, over=False) == "path" and calls[-1] is False
+
+
 def test_reposition_rounds_replace_planning_and_count(panda, monkeypatch):
     """With ``reposition``, a round that finds the tool beside the object executes the
     repositioning path instead of planning (no planner call), counts in ``repositions``
