@@ -340,6 +340,18 @@ def test_push_start_joints_put_the_tool_behind_the_object(panda):
         push_start_joints(panda, panda.default_q.numpy(), seen, (0.0, 0.0, 0.1))
 
 
+def _beside(panda, seed):
+    """Task ``seed`` started with the tool beside the object (``start_angle=90``): (env, the
+    object's visible points (P, 3), the way (dx, dy, dz) m to its target)."""
+    from pointwm.eval.closed_loop import EvalConfig, SimEnv, goal_displacement, make_task
+
+    cfg = EvalConfig(start_angle=90.0)
+    env = SimEnv(make_task(seed, cfg, panda), panda, cfg, 10, 0.1)
+    cloud, seg = env.observe(np.random.default_rng(0))
+    seen = cloud.xyz[torch.from_numpy(seg == env.task.obj + 1)].double().numpy()
+    return env, seen, goal_displacement(env.task.target_xy, env.object_xy())
+
+
 def test_reposition_goes_round_the_object_without_touching_it(panda):
     """From a start beside the object (``start_angle=90``), the repositioning path, executed
     in MuJoCo, leaves the object where it was until its last leg (in to the push pose, where
@@ -349,25 +361,13 @@ def test_reposition_goes_round_the_object_without_touching_it(panda):
     every target is within the joint limits and one plan step's velocity bound of the last.
     Boxes and cylinders, the tool on either side."""
     from pointwm.data.sim.motion import tool_link
-    from pointwm.eval.closed_loop import (
-        EvalConfig,
-        SimEnv,
-        goal_displacement,
-        make_task,
-        object_footprint,
-        reposition_path,
-        tool_is_behind,
-    )
+    from pointwm.eval.closed_loop import object_footprint, reposition_path, tool_is_behind
 
-    cfg = EvalConfig(start_angle=90.0)
     link = tool_link(panda)
     kinds, refused = set(), []
     for seed in range(4, 10):
-        task = make_task(seed, cfg, panda)
-        env = SimEnv(task, panda, cfg, 10, 0.1)
-        cloud, seg = env.observe(np.random.default_rng(0))
-        seen = cloud.xyz[torch.from_numpy(seg == task.obj + 1)].double().numpy()
-        way = goal_displacement(task.target_xy, env.object_xy())
+        env, seen, way = _beside(panda, seed)
+        task = env.task
         tool0 = panda.link_poses(torch.from_numpy(env.q[None]))[0, link, :3, 3].numpy()
         assert not tool_is_behind(tool0[:2], seen, way)
         path = reposition_path(panda, env.q, seen, way, max_steps=60)
@@ -407,23 +407,16 @@ def test_reposition_over_takes_the_tool_over_a_tall_box(panda):
     from pointwm.data.sim.motion import tool_link
     from pointwm.eval.closed_loop import (
         EvalConfig,
-        SimEnv,
-        goal_displacement,
-        make_task,
         object_footprint,
         reposition_path,
         repositioning_move,
         tool_is_behind,
     )
 
-    cfg = EvalConfig(start_angle=90.0)
     link = tool_link(panda)
     for seed in (5, 7, 9):
-        task = make_task(seed, cfg, panda)
-        env = SimEnv(task, panda, cfg, 10, 0.1)
-        cloud, seg = env.observe(np.random.default_rng(0))
-        seen = cloud.xyz[torch.from_numpy(seg == task.obj + 1)].double().numpy()
-        way = goal_displacement(task.target_xy, env.object_xy())
+        env, seen, way = _beside(panda, seed)
+        q_start = env.q.copy()
         assert reposition_path(panda, env.q, seen, way, max_steps=60) is None, seed  # no way round
         path = reposition_path(panda, env.q, seen, way, max_steps=60, over=True)
         assert path is not None, seed
@@ -447,7 +440,7 @@ def test_reposition_over_takes_the_tool_over_a_tall_box(panda):
         assert abs(tool[2] - np.clip(top / 2, 0.02, 0.04)) < 0.005
         assert tool_is_behind(tool[:2], seen, way)
     # cut short in the air above the push pose: behind in xy, but high, so the move goes on down
-    part = reposition_path(panda, SimEnv(task, panda, cfg, 10, 0.1).q, seen, way, max_steps=60, over=True)
+    part = reposition_path(panda, q_start, seen, way, max_steps=60, over=True)
     q_air = part[int(np.flatnonzero(up)[-1])]
     assert repositioning_move(panda, q_air, seen, way, 0.04, 10, 0.1) is None  # flat only: behind, plan
     rest = repositioning_move(panda, q_air, seen, way, 0.04, 10, 0.1, over=True)
