@@ -486,7 +486,8 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
     ``over``: where every circle touches, go over the object instead, ``air_step`` (m) per
     target: straight up to ``lift`` (m) above its top, across to above the push pose (checked
     as the circles are: no low robot point near the footprint), and down into it. The way up
-    is not checked: it moves away from an upright object.
+    is not checked (it moves away from an upright object), nor the way down (the last leg,
+    as for the circles).
     """
     from scipy.spatial import cKDTree
 
