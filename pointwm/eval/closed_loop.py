@@ -450,16 +450,33 @@ def _object_frame(object_xyz: np.ndarray, way) -> tuple[np.ndarray, np.ndarray, 
     return c, footprint, r, u / max(float(np.linalg.norm(u)), 1e-9)
 
 
+def _tool_place(tool_xy, object_xyz: np.ndarray, way) -> tuple[float, float, float]:
+    """Where the tool (xy, m) is relative to the object's visible points (P, 3) and the way
+    (dx, dy[, dz]) m they must go: its offset (m) along the way from their centre
+    (:func:`object_footprint`; negative: behind), its distance (m) from the line through the
+    centre along the way, and the footprint's radius (m)."""
+    c, _, r, u = _object_frame(object_xyz, way)
+    rel = np.asarray(tool_xy, dtype=np.float64)[:2] - c
+    along = float(rel @ u)
+    return along, float(np.linalg.norm(rel - along * u)), r
+
+
 def tool_is_behind(tool_xy, object_xyz: np.ndarray, way) -> bool:
     """True when the tool (xy, m) is behind the object's visible points (P, 3) along the way
     (dx, dy[, dz]) m they must go: on the far side of their centre (:func:`object_footprint`)
     and within 40 % of the footprint's radius (at least 1 cm) of the line through it, where a
     push along the way meets the object near its centre line."""
-    c, _, r, u = _object_frame(object_xyz, way)
-    rel = np.asarray(tool_xy, dtype=np.float64)[:2] - c
-    along = float(rel @ u)
-    lateral = float(np.linalg.norm(rel - along * u))
+    along, lateral, r = _tool_place(tool_xy, object_xyz, way)
     return along < 0 and lateral <= max(0.01, 0.4 * r)
+
+
+def _resample(poly: np.ndarray, step: float, max_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A polyline's vertices (V, D) m as evenly spaced targets no more than ``step`` (m)
+    apart, its start left out, at most ``max_steps`` of them: (arc length (V,) m of each
+    vertex, arc length (n,) m of each target, the targets (n, D) m)."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(poly, axis=0), axis=1))])
+    s = np.linspace(0.0, arc[-1], int(math.ceil(arc[-1] / step)) + 1)[1:max_steps + 1]
+    return arc, s, np.stack([np.interp(s, arc, poly[:, k]) for k in range(poly.shape[1])], axis=1)
 
 
 def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance: float = 0.04,
@@ -533,13 +550,9 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
         xy += [c + R_out * np.array([math.cos(a0 + da * k / n_arc), math.sin(a0 + da * k / n_arc)])
                for k in range(1, n_arc + 1)]
         xy.append(c - u * (back + gap))
-        poly = np.array(xy)
-        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(poly, axis=0), axis=1))])
-        total = int(math.ceil(arc[-1] / step))
-        if total < 1:
+        arc, s, way_xy = _resample(np.array(xy), step, max_steps)
+        if len(s) == 0:
             return None
-        s = np.linspace(0.0, arc[-1], total + 1)[1:max_steps + 1]
-        way_xy = np.stack([np.interp(s, arc, poly[:, 0]), np.interp(s, arc, poly[:, 1])], axis=1)
         z = p0[2] + (z_push - p0[2]) * np.clip(s / max(arc[-2], 1e-9), 0.0, 1.0)  # to the push height on the way
         path = solve(way_xy, z)
         if path is None:
@@ -549,13 +562,10 @@ def reposition_path(robot, q: np.ndarray, object_xyz: np.ndarray, way, clearance
             return path
     if not over:
         return None
-    z_up = top + lift
+    z_air = max(p0[2], top + lift)
     push = np.array([*(c - u * (back + gap)), z_push])
-    poly = np.array([p0, [p0[0], p0[1], max(p0[2], z_up)], [push[0], push[1], max(p0[2], z_up)], push])
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(poly, axis=0), axis=1))])
-    s = np.linspace(0.0, arc[-1], int(math.ceil(arc[-1] / air_step)) + 1)[1:max_steps + 1]
-    pts = np.stack([np.interp(s, arc, poly[:, k]) for k in range(3)], axis=1)
-    path = solve(pts[:, :2], pts[:, 2])
+    arc, s, pts = _resample(np.array([p0, [p0[0], p0[1], z_air], [push[0], push[1], z_air], push]), air_step, max_steps)
+    path = None if len(s) == 0 else solve(pts[:, :2], pts[:, 2])
     if path is None:
         return None
     across = (s > arc[1] + 1e-9) & (s <= arc[2] + 1e-9)  # the way up and the way down are not checked
@@ -580,10 +590,8 @@ def repositioning_move(robot, q: np.ndarray, object_xyz: np.ndarray, way, cleara
     if tool_is_behind(tool[:2], object_xyz, way) and not high:
         return None
     if over and not high:
-        c, _, r, u = _object_frame(object_xyz, way)
-        rel = tool[:2] - c
-        along = float(rel @ u)
-        over = not (along < 0 and float(np.linalg.norm(rel - along * u)) <= r)
+        along, lateral, r = _tool_place(tool[:2], object_xyz, way)
+        over = not (along < 0 and lateral <= r)  # out of the object's shadow
     return reposition_path(robot, q, object_xyz, way, clearance, max_steps=T, dt=dt, over=over)
 
 
