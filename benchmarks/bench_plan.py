@@ -20,11 +20,12 @@ import torch
 
 from capture import Workspace, frames_to_cloud, load_capture
 from kinematics import load_robot
-from planning import Goal, PlannerConfig
+from planning import CostInputs, Goal, JointLimits, PlannerConfig, Rollout
 from planning.costs import total_cost
 from planning.mppi import MPPIPlanner
 from pointwm.model import ModelConfig, WorldModel
 from pointwm.paths import CONFIGS, SAMPLE_CAPTURE
+from pointwm.tasks.push import COST_TERMS
 
 
 def main() -> None:
@@ -55,7 +56,7 @@ def main() -> None:
 def _iteration(name: str, model: WorldModel, K: int, robot, cloud, goal, iterations: int) -> None:
     """Time one MPPI iteration of K candidates and print its table row."""
     cfg = PlannerConfig.from_yaml("closed_loop").replace(K=K, T=10)  # its sampler (tool-space noise)
-    planner = MPPIPlanner(cfg)
+    planner = MPPIPlanner(cfg, cost_terms=COST_TERMS)
     q0 = robot.default_q.float()
     lo, hi = robot.lower.float(), robot.upper.float()
     vb = robot.velocity_limits.float() * cfg.dt
@@ -71,7 +72,7 @@ def _iteration(name: str, model: WorldModel, K: int, robot, cloud, goal, iterati
     with torch.no_grad():
         flow = model.predict(cloud, rf)
     t3 = time.perf_counter()
-    total_cost(cloud.xyz.float(), flow, rf, q_traj, goal, lo, hi, vb, cfg)
+    total_cost(CostInputs(cloud.xyz.float(), flow, Rollout(q_traj, rf), goal, JointLimits(lo, hi, vb), cfg), COST_TERMS)
     t4 = time.perf_counter()
     it = t4 - t0
     print(f"| {name} | {K} | {t1 - t0:.3f} | {t2 - t1:.3f} | {t3 - t2:.2f} | {t4 - t3:.3f} | {it:.2f} | {iterations * it:.1f} |")

@@ -28,7 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from kinematics.errors import KinematicsError
+from kinematics.model import RobotModel
 
 __all__ = ["RobotConfig", "find_robot_config", "list_robots", "load_robot", "load_robot_config"]
 
@@ -60,8 +63,6 @@ class RobotConfig:
 
     def build(self, **overrides):
         """The RobotModel this config describes; keyword arguments override its fields."""
-        from kinematics.model import RobotModel
-
         kw = dict(
             num_points=self.num_points, seed=self.seed, joints=self.joints,
             default_q=dict(self.default_q), velocity_limits=dict(self.velocity_limits),
@@ -90,8 +91,6 @@ def _resolve(rel: str, base: Path) -> Path | None:
 
 def load_robot_config(path: str | Path) -> RobotConfig:
     """Read and check a robot YAML; errors name the file and the key."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise KinematicsError(f"robot config {str(path)!r} not found")
@@ -183,8 +182,6 @@ def load_robot(name_or_path: str | Path, **overrides):
 
     overrides: keyword arguments of RobotModel.from_urdf (num_points, seed, ...).
     """
-    from kinematics.model import RobotModel
-
     s = str(name_or_path)
     if s.endswith(".urdf") or s.endswith(".xml"):
         return RobotModel.from_urdf(s, **overrides)

@@ -59,7 +59,7 @@ class _Compiled:
 class RobotModel:
     """A robot: joints, links, batched forward kinematics and M surface points.
 
-    Build with ``RobotModel.from_urdf`` or ``RobotModel.from_config`` (a robot YAML).
+    Build with ``RobotModel.from_urdf``, or from a robot YAML with ``kinematics.load_robot``.
 
     joint_names: the J action joints, in action order (rad for revolute, m for prismatic).
     link_names: the L links, root first, grouped by the movable joint that carries them
@@ -234,13 +234,6 @@ class RobotModel:
         )
         log.debug("%s: J=%d L=%d bodies=%d M=%d", model.name, J, model.num_links, tree.num_bodies, num_points)
         return model
-
-    @classmethod
-    def from_config(cls, path: str | Path, **overrides) -> RobotModel:
-        """Build from a robot YAML (see ``kinematics.config``); keyword overrides win."""
-        from kinematics.config import load_robot_config
-
-        return load_robot_config(path).build(**overrides)
 
     # ------------------------------------------------------------------ sizes
     @property

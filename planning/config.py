@@ -3,47 +3,62 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OUTPUTS", "CostWeights", "PlannerConfig"]
+__all__ = ["DEFAULT_WEIGHTS", "OUTPUTS", "CostWeights", "PlannerConfig"]
 
 OUTPUTS = ("best", "mean")  # PlannerConfig.output
 GOAL_STEPS = ("last", "all")  # PlannerConfig.goal_steps
 
 
-@dataclass(frozen=True)
-class CostWeights:
-    """Weights of the cost terms (see :mod:`planning.costs` for each term's unit).
+DEFAULT_WEIGHTS = {"goal": 10.0, "still": 0.0, "smoothness": 0.01, "size": 0.01, "joint_limit": 1.0, "table": 100.0}
+
+
+class CostWeights(Mapping[str, float]):
+    """Weights of the cost terms by name, immutable (see :mod:`planning.costs` for each
+    term's unit). The planner's generic terms and their defaults:
 
     goal:        per metre of mean distance between goal points and their targets.
-    reach:       per metre of distance from the goal points' centroid to the nearest robot
-                 point, averaged over steps (a shaping term; 0 turns it off).
-    approach:    per metre of distance from the nearest robot point to the goal points' back
-                 (the side away from where they must go), averaged over steps and scaled
-                 down within 2 cm of the goal (a shaping term for pushing; 0 turns it off).
     still:       per metre of mean displacement of the non-goal points (0 turns it off).
     smoothness:  per squared joint acceleration, in units of (velocity_limits * dt) per step.
     size:        per squared joint velocity, in units of (velocity_limits * dt).
     joint_limit: per squared fraction of a joint's range spent inside the limit margin.
     table:       per metre of robot points below the table plane (deepest point, worst step).
+
+    Any other name is the weight of a term that a task injects into the planner (a push
+    task's ``reach`` and ``approach``, ``pointwm.tasks.push.COST_TERMS``); the planner
+    refuses a weight that no term answers to.
     """
 
-    goal: float = 10.0
-    reach: float = 0.0
-    approach: float = 0.0
-    still: float = 0.0
-    smoothness: float = 0.01
-    size: float = 0.01
-    joint_limit: float = 1.0
-    table: float = 100.0
+    def __init__(self, weights: Mapping[str, float] | None = None, **more: float) -> None:
+        merged = {**DEFAULT_WEIGHTS, **dict(weights or {}), **more}
+        for name, v in merged.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"CostWeights: expected term names, got {name!r}")
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"CostWeights.{name}: expected a finite number >= 0, got {v!r}")
+        self._w = {k: float(v) for k, v in merged.items()}
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"CostWeights.{f.name}: expected a finite number >= 0, got {v!r}")
+    def __getitem__(self, name: str) -> float:
+        return self._w[name]
+
+    def __iter__(self):
+        return iter(self._w)
+
+    def __len__(self) -> int:
+        return len(self._w)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self) == dict(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._w.items())))
+
+    def __repr__(self) -> str:
+        return f"CostWeights({self._w})"
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,7 @@ class PlannerConfig:
                       before the next replan).
     time_budget_s:    wall-clock seconds for one plan() call (None: no limit).
     seed:             seed of the sampling generator (plans are reproducible).
-    weights:          :class:`CostWeights`.
+    weights:          :class:`CostWeights` (a mapping from term name to weight).
     joint_limit_margin: fraction of each joint's range near a limit that costs.
     table_z, table_clearance: the table plane height and the robot's clearance above it (m).
     """
@@ -147,8 +162,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
         if not 0.0 <= self.joint_limit_margin < 0.5:
             raise ValueError(f"PlannerConfig.joint_limit_margin: expected in [0, 0.5), got {self.joint_limit_margin!r}")
-        if isinstance(self.weights, dict):
-            object.__setattr__(self, "weights", CostWeights(**self.weights))
+        if isinstance(self.weights, Mapping) and not isinstance(self.weights, CostWeights):
+            object.__setattr__(self, "weights", CostWeights(self.weights))
         if not isinstance(self.weights, CostWeights):
             raise TypeError(f"PlannerConfig.weights: expected CostWeights or a mapping, got {type(self.weights).__name__}")
 
@@ -160,12 +175,14 @@ class PlannerConfig:
 
     def replace(self, **changes: Any) -> PlannerConfig:
         """A copy with some fields changed (``weights`` may be a partial mapping)."""
-        if isinstance(changes.get("weights"), dict):
-            changes["weights"] = replace(self.weights, **changes["weights"])
+        if isinstance(changes.get("weights"), Mapping):
+            changes["weights"] = CostWeights({**self.weights, **changes["weights"]})
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["weights"] = dict(self.weights)
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "planner config") -> PlannerConfig:
@@ -182,12 +199,8 @@ class PlannerConfig:
         w = data.pop("weights", None) or {}
         if not isinstance(w, dict):
             raise ValueError(f"{source}: weights: expected a mapping, got {type(w).__name__}")
-        wk = {f.name for f in fields(CostWeights)}
-        bad = sorted(set(w) - wk)
-        if bad:
-            raise ValueError(f"{source}: unknown weights {bad} (expected some of {sorted(wk)})")
         try:
-            return cls(**data, weights=CostWeights(**w))
+            return cls(**data, weights=CostWeights(w))
         except (TypeError, ValueError) as e:
             raise ValueError(f"{source}: {e}") from None
 

@@ -2,32 +2,72 @@
 
 Shapes: xyz (N, 3) scene points at t0; flow (K, T, N, 3) predicted displacements (m);
 robot_flow (K, T+1, M, 3) robot points (m); q (K, T+1, J) joint positions with q[:, 0] = q0.
-``total_cost`` weighs them with :class:`planning.config.CostWeights` and returns the
+
+The planner's own terms are generic (:data:`GENERIC_TERMS`: the goal, other points staying
+still, smooth and small actions, joint limits, the table). A task adds its own terms (a push
+task's shaping, ``pointwm.tasks.push.COST_TERMS``) as :data:`CostTerm` callables by name
+(``MPPIPlanner(config, cost_terms=...)``); every term counts with its weight in
+``PlannerConfig.weights`` (0, not computed, when absent). :func:`total_cost` returns the
 weighted terms by name, so every term can be reported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from planning.config import GOAL_STEPS, PlannerConfig
+from planning.dynamics import Rollout
 from planning.goal import ResolvedGoal
 
 __all__ = [
-    "COST_TERMS",
+    "GENERIC_TERMS",
+    "CostInputs",
+    "CostTerm",
+    "JointLimits",
     "action_size_cost",
-    "approach_cost",
     "goal_cost",
     "joint_limit_cost",
-    "reach_cost",
     "smoothness_cost",
     "still_cost",
     "table_cost",
+    "term_names",
     "total_cost",
 ]
 
-COST_TERMS = ("goal", "reach", "approach", "still", "smoothness", "size", "joint_limit", "table")
+
+@dataclass(frozen=True)
+class JointLimits:
+    """The robot's limits as the planner holds them: lower, upper (J,) positions (rad, m) and
+    step_bound (J,) the largest move per step (velocity_limits * dt)."""
+
+    lower: Tensor
+    upper: Tensor
+    step_bound: Tensor
+
+
+@dataclass(frozen=True)
+class CostInputs:
+    """Everything a cost term may look at for one evaluated batch of K candidates.
+
+    xyz: (N, 3) float32 scene points at t0 (m); flow: (K, T, N, 3) float32 predicted
+    displacements (m); rollout: the candidates' joint paths q (K, T+1, J) and robot points
+    robot_flow (K, T+1, M, 3); goal: the resolved goal; limits: the joint limits; config: the
+    planner's settings (term parameters such as ``goal_steps`` or ``table_z``).
+    """
+
+    xyz: Tensor
+    flow: Tensor
+    rollout: Rollout
+    goal: ResolvedGoal
+    limits: JointLimits
+    config: PlannerConfig
+
+
+CostTerm = Callable[[CostInputs], Tensor]  # -> (K,) unweighted cost, lower is better
 
 
 def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal, steps: str = "last") -> Tensor:
@@ -42,34 +82,6 @@ def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal, steps: str = "last"
     pos = xyz[goal.index] + flow[:, : goal.step + 1, goal.index]  # (K, S, G, 3)
     K, S, G, _ = pos.shape
     return goal.distance(pos.reshape(K * S, G, 3)).reshape(K, S, G).mean((1, 2))
-
-
-def reach_cost(xyz: Tensor, flow: Tensor, robot_flow: Tensor, goal: ResolvedGoal) -> Tensor:
-    """(K,) mean over steps 1..T of the distance (m) from the goal points' predicted centroid
-    to the nearest robot point: a shaping term that draws the robot to what must move (useful
-    when the goal cost is flat until contact, as in pushing)."""
-    c = (xyz[goal.index] + flow[:, :, goal.index]).mean(2)  # (K, T, 3)
-    d = torch.linalg.vector_norm(robot_flow[:, 1:] - c[:, :, None], dim=-1)  # (K, T, M)
-    return d.amin(-1).mean(-1)
-
-
-def approach_cost(xyz: Tensor, flow: Tensor, robot_flow: Tensor, goal: ResolvedGoal,
-                  near: float = 0.02) -> Tensor:
-    """(K,) mean over steps 1..T of the distance (m) from the nearest robot point to the goal
-    points' back: the point on the line through their predicted centroid, along the way they
-    still have to go, level with the goal point farthest behind. A shaping term for pushing:
-    touching that point and moving along that way pushes them to their targets. Each step
-    counts in proportion to the way still to go, up to ``near`` (m) and beyond: nothing is
-    owed once they are there."""
-    pos = xyz[goal.index] + flow[:, :, goal.index]  # (K, T, G, 3)
-    way = goal.to_go(pos).mean(2)  # (K, T, 3)
-    length = torch.linalg.vector_norm(way, dim=-1, keepdim=True)
-    u = way / length.clamp_min(1e-9)
-    c = pos.mean(2)
-    behind = ((pos - c[:, :, None]) * u[:, :, None]).sum(-1).amin(-1, keepdim=True)  # (K, T, 1), <= 0
-    back = c + u * behind
-    d = torch.linalg.vector_norm(robot_flow[:, 1:] - back[:, :, None], dim=-1).amin(-1)  # (K, T)
-    return (d * (length[..., 0] / near).clamp(max=1.0)).mean(-1)
 
 
 def still_cost(flow: Tensor, goal: ResolvedGoal) -> Tensor:
@@ -120,29 +132,31 @@ def table_cost(robot_flow: Tensor, table_z: float, clearance: float) -> Tensor:
     return torch.clamp(floor - z[:, 1:], min=0).amax(dim=(1, 2))
 
 
-def total_cost(
-    xyz: Tensor,
-    flow: Tensor,
-    robot_flow: Tensor,
-    q: Tensor,
-    goal: ResolvedGoal,
-    lower: Tensor,
-    upper: Tensor,
-    step_bound: Tensor,
-    config: PlannerConfig,
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """(K,) total cost and the weighted (K,) terms by name (keys: :data:`COST_TERMS`)."""
-    w = config.weights
-    terms = {
-        "goal": w.goal * goal_cost(xyz, flow, goal, config.goal_steps),
-        "reach": w.reach * reach_cost(xyz, flow, robot_flow, goal) if w.reach > 0 else flow.new_zeros(flow.shape[0]),
-        "approach": (w.approach * approach_cost(xyz, flow, robot_flow, goal) if w.approach > 0
-                     else flow.new_zeros(flow.shape[0])),
-        "still": w.still * still_cost(flow, goal) if w.still > 0 else flow.new_zeros(flow.shape[0]),
-        "smoothness": w.smoothness * smoothness_cost(q, step_bound),
-        "size": w.size * action_size_cost(q, step_bound),
-        "joint_limit": w.joint_limit * joint_limit_cost(q, lower, upper, config.joint_limit_margin),
-        "table": w.table * table_cost(robot_flow, config.table_z, config.table_clearance),
-    }
-    terms = {k: v.to(flow.dtype) for k, v in terms.items()}
+GENERIC_TERMS: dict[str, CostTerm] = {
+    "goal": lambda c: goal_cost(c.xyz, c.flow, c.goal, c.config.goal_steps),
+    "still": lambda c: still_cost(c.flow, c.goal),
+    "smoothness": lambda c: smoothness_cost(c.rollout.q, c.limits.step_bound),
+    "size": lambda c: action_size_cost(c.rollout.q, c.limits.step_bound),
+    "joint_limit": lambda c: joint_limit_cost(c.rollout.q, c.limits.lower, c.limits.upper, c.config.joint_limit_margin),
+    "table": lambda c: table_cost(c.rollout.robot_flow, c.config.table_z, c.config.table_clearance),
+}
+
+
+def term_names(extra: Mapping[str, CostTerm]) -> tuple[str, ...]:
+    """The order in which terms are summed and reported: the goal, then the task's ``extra``
+    terms in their order, then the generic regularisers."""
+    return ("goal", *extra, *(n for n in GENERIC_TERMS if n != "goal"))
+
+
+def total_cost(inputs: CostInputs, extra: Mapping[str, CostTerm]) -> tuple[Tensor, dict[str, Tensor]]:
+    """(K,) total cost and the weighted (K,) terms by name, in :func:`term_names`' order:
+    every generic term and every ``extra`` term times its weight in ``inputs.config.weights``
+    (a term whose weight is 0 or absent is not computed and reported as zeros)."""
+    w = inputs.config.weights
+    flow = inputs.flow
+    terms = {}
+    for name in term_names(extra):
+        weight = w.get(name, 0.0)
+        fn = extra[name] if name in extra else GENERIC_TERMS[name]
+        terms[name] = (weight * fn(inputs) if weight > 0 else flow.new_zeros(flow.shape[0])).to(flow.dtype)
     return sum(terms.values()), terms

@@ -18,19 +18,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from planning.config import PlannerConfig
-from planning.costs import COST_TERMS, total_cost
+from planning.costs import GENERIC_TERMS, CostInputs, CostTerm, JointLimits, term_names, total_cost
+from planning.dynamics import Rollout, as_dynamics
 from planning.goal import Goal, ResolvedGoal
 
 __all__ = [
-    "Dynamics",
     "MPPIPlanner",
     "Plan",
     "PlanningError",
@@ -38,7 +38,6 @@ __all__ = [
     "limit_tool_speed",
     "project_to_limits",
     "shift_sequence",
-    "world_model_dynamics",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,44 +47,6 @@ ProgressFn = Callable[[int, int, float], None]  # (iteration, iterations, best c
 
 class PlanningError(ValueError):
     """Bad planner input (q0 outside the limits, a robot flow that does not match, ...)."""
-
-
-@runtime_checkable
-class Dynamics(Protocol):
-    """Anything that predicts scene flow from candidate robot flows.
-
-    ``dynamics(scene, robot_flows)``: scene has ``xyz`` (N, 3) (a ``PointCloud``);
-    robot_flows (K, T+1, M, 3) float32 metres, world frame. Returns (K, T, N, 3)
-    displacements of the N scene points from t0 (m).
-
-    A dynamics that consumes joint trajectories rather than points (a simulator) sets the
-    attribute ``uses_joint_trajectories = True``; it is then called with the extra keyword
-    ``q_traj`` (K, T+1, J) float64 (rad, m).
-    """
-
-    def __call__(self, scene: Any, robot_flows: Tensor) -> Tensor: ...
-
-
-def world_model_dynamics(model: Any) -> Callable[[Any, Tensor], Tensor]:
-    """Adapt a world model with ``predict(scene, robot_flow (K, T+1, M, 3)) -> (K, T, N, 3)``."""
-    if not callable(getattr(model, "predict", None)):
-        raise TypeError(f"world_model_dynamics: expected an object with predict(), got {type(model).__name__}")
-
-    def dynamics(scene: Any, robot_flows: Tensor) -> Tensor:
-        with torch.no_grad():
-            return model.predict(scene, robot_flows)
-
-    return dynamics
-
-
-def _as_dynamics(world_model: Any) -> Callable[..., Tensor]:
-    if callable(getattr(world_model, "predict", None)) and not getattr(world_model, "uses_joint_trajectories", False):
-        return world_model_dynamics(world_model)
-    if callable(world_model):
-        return world_model
-    raise TypeError(
-        f"world_model: expected a WorldModel or a callable (scene, robot_flows) -> flows, got {type(world_model).__name__}"
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,19 +168,84 @@ def limit_tool_speed(q: Tensor, q0: Tensor, robot: Any, max_step: float, step_bo
     return out.reshape(*lead, T, J)
 
 
-class _SamplingPlanner:
-    """Shared machinery: limits, sampling, rollout and scoring of candidate batches."""
+@dataclass(frozen=True)
+class _Problem:
+    """One plan() call's checked inputs: the dynamics, the scene points xyz (N, 3) float32,
+    q0 (J,), the resolved goal, the initial mean (T, J) and the joint limits."""
 
-    def __init__(self, config: PlannerConfig | None = None) -> None:
+    dynamics: Callable[[Any, Rollout], Tensor]
+    scene: Any
+    robot: Any
+    xyz: Tensor
+    q0: Tensor
+    goal: ResolvedGoal
+    mean: Tensor
+    limits: JointLimits
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """An evaluated batch of K candidates: actions (K, T, J), total cost S (K,), weighted
+    terms by name (K,) each, flows (K, T, N, 3) and robot flows (K, T+1, M, 3)."""
+
+    actions: Tensor
+    S: Tensor
+    terms: dict[str, Tensor]
+    flows: Tensor
+    robot_flows: Tensor
+
+    def pick(self, k: int) -> _Pick:
+        """Candidate ``k``, detached from the batch."""
+        return _Pick(float(self.S[k]), self.actions[k].clone(), self.flows[k].clone(),
+                     self.robot_flows[k].float().clone(), {n: float(v[k]) for n, v in self.terms.items()})
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """One candidate: its cost, actions (T, J), flow (T, N, 3), robot flow (T+1, M, 3) and terms."""
+
+    cost: float
+    actions: Tensor
+    flow: Tensor
+    robot_flow: Tensor
+    terms: dict[str, float]
+
+
+class _SamplingPlanner:
+    """Shared machinery: limits, sampling, rollout and scoring of candidate batches.
+
+    config: the planner's settings. cost_terms: the task's own cost terms by name
+    (:data:`planning.costs.CostTerm` callables, such as ``pointwm.tasks.push.COST_TERMS``),
+    added to the generic ones; each counts with its weight in ``config.weights``. Every
+    weight must name a generic or a given term.
+    """
+
+    def __init__(self, config: PlannerConfig | None = None, cost_terms: Mapping[str, CostTerm] | None = None) -> None:
         config = config if config is not None else PlannerConfig()
         if not isinstance(config, PlannerConfig):
             raise TypeError(f"config: expected a PlannerConfig, got {type(config).__name__}")
+        cost_terms = dict(cost_terms or {})
+        clash = sorted(set(cost_terms) & set(GENERIC_TERMS))
+        if clash:
+            raise PlanningError(f"cost_terms: {clash} are the planner's own terms; give task terms other names")
+        unknown = sorted(n for n, w in config.weights.items() if n not in GENERIC_TERMS and n not in cost_terms)
+        if unknown:
+            raise PlanningError(
+                f"PlannerConfig.weights names cost terms that nothing provides: {unknown} (the planner's own: "
+                f"{list(GENERIC_TERMS)}; a task's terms are given as cost_terms, e.g. pointwm.tasks.push.COST_TERMS)"
+            )
         self.config = config
+        self.cost_terms = cost_terms
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """The cost terms a plan reports, in the order they are summed."""
+        return term_names(self.cost_terms)
 
     # -------------------------------------------------------------- set-up and checks
-    def _setup(self, world_model, scene, robot, q0, goal, warm_start, workspace):
+    def _setup(self, world_model, scene, robot, q0, goal, warm_start, workspace) -> _Problem:
         cfg = self.config
-        dynamics = _as_dynamics(world_model)
+        dynamics = as_dynamics(world_model)
         model_T = getattr(getattr(world_model, "config", None), "num_steps", None)
         if isinstance(model_T, int) and model_T != cfg.T:
             raise PlanningError(
@@ -267,7 +293,7 @@ class _SamplingPlanner:
             if mean.shape != (cfg.T, J):
                 raise PlanningError(f"warm_start: expected a Plan or a ({cfg.T}, {J}) tensor, got {tuple(mean.shape)}")
         mean = project_to_limits(mean, q0, lower, upper, step_bound)
-        return dynamics, xyz, q0, goal, mean, lower, upper, step_bound
+        return _Problem(dynamics, scene, robot, xyz, q0, goal, mean, JointLimits(lower, upper, step_bound))
 
     def _tool_map(self, robot, q0: Tensor, mean: Tensor) -> Tensor | None:
         """(T, J, 6E) damped pseudo-inverses of the tool Jacobian at q0, mean[0], ...,
@@ -335,27 +361,40 @@ class _SamplingPlanner:
             e[:, t] = beta * e[:, t - 1] + c * w[:, t]
         return e
 
-    def _evaluate(self, dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound):
-        """Roll out (K, T, J) samples. Returns total (K,), terms, flows (K, T, N, 3), robot flows."""
+    def _evaluate(self, p: _Problem, samples: Tensor) -> _Batch:
+        """Roll out (K, T, J) samples through the dynamics and score them."""
         K, T, J = samples.shape
-        q_traj = torch.cat([q0.expand(K, 1, J), samples], dim=1)  # (K, T+1, J)
-        robot_flows = robot.point_flow(q_traj, validate=False)
-        M = getattr(robot, "num_points", robot_flows.shape[-2])
+        q_traj = torch.cat([p.q0.expand(K, 1, J), samples], dim=1)  # (K, T+1, J)
+        robot_flows = p.robot.point_flow(q_traj, validate=False)
+        M = getattr(p.robot, "num_points", robot_flows.shape[-2])
         if robot_flows.shape != (K, T + 1, M, 3):
             raise PlanningError(f"robot.point_flow: expected ({K}, {T + 1}, {M}, 3), got {tuple(robot_flows.shape)}")
-        if getattr(dynamics, "uses_joint_trajectories", False):
-            flows = dynamics(scene, robot_flows, q_traj=q_traj.double())
-        else:
-            flows = dynamics(scene, robot_flows)
-        N = xyz.shape[0]
+        rollout = Rollout(q_traj, robot_flows)
+        flows = p.dynamics(p.scene, rollout)
+        N = p.xyz.shape[0]
         if not isinstance(flows, Tensor) or tuple(flows.shape) != (K, T, N, 3):
             shape = tuple(flows.shape) if isinstance(flows, Tensor) else type(flows).__name__
             raise PlanningError(f"dynamics: expected scene flows of shape ({K}, {T}, {N}, 3), got {shape}")
-        flows = flows.to(xyz.device, torch.float32)
+        flows = flows.to(p.xyz.device, torch.float32)
         if not bool(torch.isfinite(flows).all()):
             raise PlanningError("dynamics: returned NaN or inf scene flows")
-        total, terms = total_cost(xyz, flows, robot_flows.float(), q_traj, goal, lower, upper, step_bound, self.config)
-        return total, terms, flows, robot_flows
+        inputs = CostInputs(p.xyz, flows, Rollout(q_traj, robot_flows.float()), p.goal, p.limits, self.config)
+        total, terms = total_cost(inputs, self.cost_terms)
+        return _Batch(samples, total, terms, flows, robot_flows)
+
+    def score(self, dynamics: Any, scene: Any, robot: Any, q0: Any, goal: Goal | ResolvedGoal | str,
+              actions: Tensor, *, workspace: tuple | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The planner's cost of given action sequences under ``dynamics``: actions (B, T, J)
+        or (T, J) joint targets (rad, m) from q0 (J,), scored as :meth:`plan` scores its
+        candidates (e.g. a plan judged with a simulator in place of the model it was made
+        with). Returns the total (B,) and the weighted terms by name, (B,) each."""
+        p = self._setup(dynamics, scene, robot, q0, goal, None, workspace)
+        a = torch.as_tensor(actions, dtype=torch.float32, device=p.xyz.device)
+        a = a[None] if a.ndim == 2 else a
+        if a.ndim != 3 or tuple(a.shape[1:]) != tuple(p.mean.shape):
+            raise PlanningError(f"actions: expected (B, {p.mean.shape[0]}, {p.mean.shape[1]}), got {tuple(a.shape)}")
+        batch = self._evaluate(p, a)
+        return batch.S, batch.terms
 
     def _progress(self, progress):
         if callable(progress):
@@ -376,14 +415,6 @@ class _SamplingPlanner:
         return self.config.iterations
 
 
-def _candidate(k: int, S: Tensor, samples: Tensor, flows: Tensor, robot_flows: Tensor,
-               terms: dict[str, Tensor]) -> tuple[float, Tensor, Tensor, Tensor, dict[str, float]]:
-    """Candidate ``k`` of an evaluated batch, detached from it: (cost, actions (T, J), flow
-    (T, N, 3), robot flow (T+1, M, 3) float32, weighted cost terms by name)."""
-    return (float(S[k]), samples[k].clone(), flows[k].clone(), robot_flows[k].float().clone(),
-            {n: float(v[k]) for n, v in terms.items()})
-
-
 class MPPIPlanner(_SamplingPlanner):
     """MPPI (Williams et al. 2017) over joint-position sequences; see the module docstring."""
 
@@ -402,7 +433,7 @@ class MPPIPlanner(_SamplingPlanner):
     ) -> Plan:
         """Plan T steps from q0 towards the goal.
 
-        world_model: a WorldModel (``predict`` is used) or any :class:`Dynamics` callable.
+        world_model: a WorldModel (``predict`` is used) or any ``planning.Dynamics`` callable.
         scene: PointCloud (xyz (N, 3) m, world frame). robot: kinematics.RobotModel.
         q0: (J,) joint positions (rad, m), inside the limits. goal: Goal, its text form, or a
         ResolvedGoal. warm_start: the previous Plan (its mean is shifted by one step) or a
@@ -414,14 +445,15 @@ class MPPIPlanner(_SamplingPlanner):
         cfg = self.config
         t_start = time.perf_counter()
         budget = time_budget_s if time_budget_s is not None else cfg.time_budget_s
-        dynamics, xyz, q0, goal, mean, lower, upper, step_bound = self._setup(
-            world_model, scene, robot, q0, goal, warm_start, workspace)
-        gen = torch.Generator(device=xyz.device).manual_seed(cfg.seed)
+        p = self._setup(world_model, scene, robot, q0, goal, warm_start, workspace)
+        lim = p.limits
+        gen = torch.Generator(device=p.xyz.device).manual_seed(cfg.seed)
         cb, bar = self._progress(progress)
-        best = None
+        best: _Pick | None = None
         history: list[float] = []
         n_eval, stopped = 0, False
         std = cfg.noise_std
+        mean = p.mean
         last_iter = 0.0
         try:
             for it in range(cfg.iterations):
@@ -431,36 +463,34 @@ class MPPIPlanner(_SamplingPlanner):
                     log.info("MPPI: time budget %.2f s reached after %d iteration(s)", budget, it)
                     break
                 t_it = time.perf_counter()
-                tool_map = self._tool_map(robot, q0, mean)
-                samples = self._sample(mean, q0, lower, upper, step_bound, cfg.K, std, gen, tool_map)
-                samples = self._tool_speed(robot, q0, samples, step_bound)
-                S, terms, flows, robot_flows = self._evaluate(
-                    dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
+                tool_map = self._tool_map(robot, p.q0, mean)
+                samples = self._sample(mean, p.q0, lim.lower, lim.upper, lim.step_bound, cfg.K, std, gen, tool_map)
+                samples = self._tool_speed(robot, p.q0, samples, lim.step_bound)
+                batch = self._evaluate(p, samples)
+                S = batch.S
                 n_eval += cfg.K
                 k = int(torch.argmin(S))
-                if best is None or float(S[k]) < best[0]:
-                    best = _candidate(k, S, samples, flows, robot_flows, terms)
+                if best is None or float(S[k]) < best.cost:
+                    best = batch.pick(k)
                 # MPPI update: w_k = exp(-(S_k - min S) / lambda) / sum, mean = sum_k w_k a_k.
                 weights = torch.softmax(-(S - S.min()) / cfg.lambda_, dim=0)
-                mean = project_to_limits((weights[:, None, None] * samples).sum(0), q0, lower, upper, step_bound)
+                mean = project_to_limits((weights[:, None, None] * samples).sum(0), p.q0, lim.lower, lim.upper,
+                                         lim.step_bound)
                 std *= cfg.noise_decay
-                history.append(best[0])
+                history.append(best.cost)
                 last_iter = time.perf_counter() - t_it
                 log.debug("MPPI iteration %d/%d: best %.5f, mean-sample %.5f, ess %.1f, %.2f s",
-                          it + 1, cfg.iterations, best[0], float(S[0]), float(1.0 / weights.square().sum()), last_iter)
+                          it + 1, cfg.iterations, best.cost, float(S[0]), float(1.0 / weights.square().sum()), last_iter)
                 if cb is not None:
-                    cb(it + 1, cfg.iterations, best[0])
+                    cb(it + 1, cfg.iterations, best.cost)
         finally:
             if bar is not None:
                 bar.close()
         if cfg.output == "mean":  # Williams et al.'s control: the weighted mean, rolled out once
-            mean = self._tool_speed(robot, q0, mean, step_bound)
-            S, terms, flows, robot_flows = self._evaluate(
-                dynamics, scene, robot, xyz, q0, mean[None], goal, lower, upper, step_bound)
+            mean = self._tool_speed(robot, p.q0, mean, lim.step_bound)
+            best = self._evaluate(p, mean[None]).pick(0)
             n_eval += 1
-            best = _candidate(0, S, mean[None], flows, robot_flows, terms)
-        cost, actions, flow, rflow, terms = best
-        return Plan(actions, q0, flow, rflow, cost, {n: terms[n] for n in COST_TERMS}, tuple(history), mean,
+        return Plan(best.actions, p.q0, best.flow, best.robot_flow, best.cost, best.terms, tuple(history), mean,
                     n_eval, time.perf_counter() - t_start, stopped,
                     {"planner": "mppi", "iterations": len(history), "output": cfg.output})
 
@@ -480,20 +510,21 @@ class RandomShootingPlanner(_SamplingPlanner):
         """As :meth:`MPPIPlanner.plan`; the budget is not split (one batch)."""
         cfg = self.config
         t_start = time.perf_counter()
-        dynamics, xyz, q0, goal, mean, lower, upper, step_bound = self._setup(
-            world_model, scene, robot, q0, goal, warm_start, workspace)
-        gen = torch.Generator(device=xyz.device).manual_seed(cfg.seed)
+        p = self._setup(world_model, scene, robot, q0, goal, warm_start, workspace)
+        lim = p.limits
+        gen = torch.Generator(device=p.xyz.device).manual_seed(cfg.seed)
         K = cfg.K * cfg.iterations
-        samples = self._sample(mean, q0, lower, upper, step_bound, K, cfg.noise_std, gen,
-                               self._tool_map(robot, q0, mean))
-        samples = self._tool_speed(robot, q0, samples, step_bound)
-        S, terms, flows, robot_flows = self._evaluate(dynamics, scene, robot, xyz, q0, samples, goal, lower, upper, step_bound)
-        k = int(torch.argmin(S))
+        samples = self._sample(p.mean, p.q0, lim.lower, lim.upper, lim.step_bound, K, cfg.noise_std, gen,
+                               self._tool_map(robot, p.q0, p.mean))
+        samples = self._tool_speed(robot, p.q0, samples, lim.step_bound)
+        batch = self._evaluate(p, samples)
+        k = int(torch.argmin(batch.S))
+        best = batch.pick(k)
         cb, bar = self._progress(progress)
         if cb is not None:
-            cb(1, 1, float(S[k]))
+            cb(1, 1, best.cost)
         if bar is not None:
             bar.close()
-        return Plan(samples[k].clone(), q0, flows[k].clone(), robot_flows[k].float().clone(), float(S[k]),
-                    {n: float(terms[n][k]) for n in COST_TERMS}, (float(S[k]),), samples[k].clone(), K,
-                    time.perf_counter() - t_start, False, {"planner": "random_shooting", "iterations": 1})
+        return Plan(best.actions, p.q0, best.flow, best.robot_flow, best.cost, best.terms, (best.cost,),
+                    best.actions.clone(), K, time.perf_counter() - t_start, False,
+                    {"planner": "random_shooting", "iterations": 1})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 from capture import Intrinsics  # noqa: E402
 from capture.synthetic import render, table_scene  # noqa: E402
@@ -36,3 +38,21 @@ def table_frames(small_intrinsics):
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@functools.lru_cache(maxsize=2)
+def _robot(name):
+    from kinematics import load_robot
+
+    return load_robot(name)
+
+
+@pytest.fixture(scope="session")
+def panda():
+    """The Panda of configs/robots/panda.yaml (its points as the world model sees them)."""
+    return _robot("panda")
+
+
+@pytest.fixture(scope="session")
+def bimanual():
+    return _robot("bimanual_panda")

@@ -136,7 +136,7 @@ def _behind(robot, cloud, resolved):
     """(J,) start joints: the tool behind the goal's points, for a push along their way to go."""
     import torch
 
-    from pointwm.eval.closed_loop import push_start_joints
+    from pointwm.tasks.push import push_start_joints
 
     pts = cloud.xyz[resolved.index].double()
     way = resolved.to_go(pts).mean(0)  # (3,) m

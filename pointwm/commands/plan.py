@@ -109,17 +109,19 @@ def plan_and_write(model, cloud, robot, q0, goal, cfg, out: Path, workspace=None
     ``pointwm viz`` opens, with the actions as ``extra_actions``) and ``out/plan.png``.
 
     model: WorldModel; cloud: PointCloud (N points, world frame, m); robot: RobotModel;
-    q0: (J,) start joints; goal: planning.Goal; cfg: PlannerConfig; workspace: (lo, hi) m.
+    q0: (J,) start joints; goal: planning.Goal; cfg: PlannerConfig (its weights may name the
+    tasks' shaping terms, ``pointwm.tasks.COST_TERMS``); workspace: (lo, hi) m.
     Returns ``(plan, resolved_goal, {"plan": ..., "prediction": ..., "picture": ...})``.
     """
     from planning import MPPIPlanner
     from pointwm.commands.common import write_json
+    from pointwm.tasks import COST_TERMS as TASK_COST_TERMS
     from pointwm.viz import save_prediction
 
     resolved = goal.resolve(cloud.xyz.float(), cfg.T, workspace)
     log.info("goal: %s (%d points); planning K=%d T=%d iterations=%d", goal.describe(), resolved.index.numel(),
              cfg.K, cfg.T, cfg.iterations)
-    plan = MPPIPlanner(cfg).plan(model, cloud, robot, q0, resolved, progress=True)
+    plan = MPPIPlanner(cfg, cost_terms=TASK_COST_TERMS).plan(model, cloud, robot, q0, resolved, progress=True)
     out.mkdir(parents=True, exist_ok=True)
     xyz = cloud.xyz.float().numpy()
     flow = plan.predicted_flow.numpy()

@@ -90,7 +90,7 @@ def test_generate_cli_with_two_workers_matches_one(tmp_path):
 def test_held_out_shapes_are_drawn_only_when_asked():
     """``shapes`` picks the object family: the default never draws the held-out kinds, and
     a capsule/ellipsoid scene builds, settles on the table and yields rigid, exact flows."""
-    from pointwm.data.sim.scene import sample_scene
+    from pointwm.sim.scene import sample_scene
 
     default = SimConfig()
     kinds = {o.kind for s in range(40) for o in sample_scene(np.random.default_rng(s), default).objects}
@@ -109,23 +109,6 @@ def test_held_out_shapes_are_drawn_only_when_asked():
         np.testing.assert_allclose(np.linalg.norm(p[-1, m, None] - p[-1, None, m], axis=-1), d0, atol=2e-5)
 
 
-def test_rock_hull_rests_a_tilted_box_on_its_largest_face():
-    """Hand-computed: a 10 x 6 x 4 cm box turned at random comes back rigidly (same vertex
-    distances), with a 10 x 6 cm face down: four vertices at z = -2 cm, four at +2 cm."""
-    from scipy.spatial.transform import Rotation
-
-    from pointwm.data.sim.scene import rock_hull
-
-    corners = np.array([[x, y, z] for x in (-0.05, 0.05) for y in (-0.03, 0.03) for z in (-0.02, 0.02)])
-    tilted = corners @ Rotation.random(random_state=3).as_matrix().T + 0.3
-    v = rock_hull(tilted)
-    assert v.shape == (8, 3)
-    np.testing.assert_allclose(np.sort(v[:, 2]), [-0.02] * 4 + [0.02] * 4, atol=1e-9)
-    np.testing.assert_allclose(v[:, :2].mean(0), 0, atol=1e-12)
-    dist = lambda p: np.sort(np.linalg.norm(p[:, None] - p[None], axis=-1).reshape(-1))  # noqa: E731
-    np.testing.assert_allclose(dist(v), dist(corners), atol=1e-9)
-
-
 def test_extra_training_shapes_build_settle_and_move_rigidly():
     """``lying_cylinder``, ``prism`` and ``rock`` (convex meshes) are drawn only when asked,
     rest on the table (body centre at its half height within 3 mm after 0.5 s) and yield
@@ -133,7 +116,7 @@ def test_extra_training_shapes_build_settle_and_move_rigidly():
     import mujoco
 
     from kinematics import load_robot
-    from pointwm.data.sim.scene import ObjectSpec, SceneSpec, build_mjcf, sample_scene
+    from pointwm.sim.scene import ObjectSpec, SceneSpec, build_mjcf, sample_scene
 
     extra = SimConfig(width=64, height=48, cameras=(1, 1), objects=(2, 3), shapes=("lying_cylinder", "prism", "rock"))
     kinds = {o.kind for s in range(40) for o in sample_scene(np.random.default_rng(s), extra).objects}
@@ -175,7 +158,7 @@ def test_bad_shapes_are_rejected(shapes):
 def _assert_feasible(robot, q: np.ndarray, step_dt: float) -> None:
     """Joint path q (T+1, J): inside the joint limits, within the velocity limits over
     ``step_dt`` (s) a step, and every robot point above the table."""
-    from pointwm.data.sim.motion import clear_of_table
+    from pointwm.sim.scene import clear_of_table
 
     lo, hi = robot.lower.numpy(), robot.upper.numpy()
     assert ((q >= lo - 1e-9) & (q <= hi + 1e-9)).all()
@@ -201,8 +184,9 @@ def test_probe_motions_start_beside_the_object_and_respect_limits():
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.motion import plan_probe, tool_link
-    from pointwm.data.sim.scene import ObjectSpec
+    from kinematics.ik import tool_link_index as tool_link
+    from pointwm.data.sim.motion import plan_probe
+    from pointwm.sim.scene import ObjectSpec
 
     robot = load_robot("panda")
     obj = ObjectSpec("box", (0.03, 0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
@@ -218,8 +202,9 @@ def test_retreat_motions_start_at_the_object_and_move_away():
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.motion import plan_retreat, tool_link
-    from pointwm.data.sim.scene import ObjectSpec
+    from kinematics.ik import tool_link_index as tool_link
+    from pointwm.data.sim.motion import plan_retreat
+    from pointwm.sim.scene import ObjectSpec
 
     robot = load_robot("panda")
     obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
@@ -245,8 +230,9 @@ def test_push_gap_and_length_place_the_tool_and_its_path():
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.motion import plan_push, tool_link
-    from pointwm.data.sim.scene import ObjectSpec
+    from kinematics.ik import tool_link_index as tool_link
+    from pointwm.data.sim.motion import plan_push
+    from pointwm.sim.scene import ObjectSpec
 
     robot = load_robot("panda")
     obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
@@ -275,8 +261,9 @@ def test_push_offset_moves_the_push_line_off_the_centre():
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.motion import plan_push, tool_link
-    from pointwm.data.sim.scene import ObjectSpec
+    from kinematics.ik import tool_link_index as tool_link
+    from pointwm.data.sim.motion import plan_push
+    from pointwm.sim.scene import ObjectSpec
 
     robot = load_robot("panda")
     obj = ObjectSpec("cylinder", (0.03, 0.03), (0.5, 0.05), 0.0, 0.3, 0.6, (1, 0, 0, 1))
@@ -359,7 +346,7 @@ def test_simulator_checks_use_area_points_whatever_the_yaml_density():
     import torch
 
     from kinematics import load_robot
-    from pointwm.data.sim.generator import sim_robot
+    from pointwm.sim import sim_robot
 
     yaml_robot, sim = load_robot("panda"), sim_robot("panda")
     assert yaml_robot.point_sampling["dense_links"] and not sim.point_sampling["dense_links"]

@@ -19,7 +19,7 @@ def task_clip():
 
 
 def test_task_clip_starts_from_a_closed_loop_state(task_clip):
-    from pointwm.data.sim.generator import sim_robot
+    from pointwm.sim import sim_robot
 
     c, p = task_clip, task_clip.provenance
     assert p["motion"] == "task" and p["task_seed"] >= TASK_SEED_BASE  # never an eval-plan seed
@@ -49,28 +49,24 @@ def test_recorded_flows_match_the_planners_simulator_oracle():
     """The clip's point futures (body poses, rigid transform of t0 points) equal what
     ``SimDynamics`` (the eval-plan oracle, its own code path) predicts for the same joint
     path from the same state."""
-    import mujoco
-
-    from pointwm.eval.closed_loop import SimDynamics, zero_dynamics
+    from planning import Rollout, zero_dynamics
     from pointwm.geometry import PointCloud
+    from pointwm.sim import SimDynamics
 
     rng = np.random.default_rng(4)
     state = None
     while state is None:
         state = drive_task(rng, SimConfig())
-    env = state.env
+    world = state.env.world
     actions = plan_at(state, zero_dynamics, rng).actions.double().numpy()
-    saved = np.empty(mujoco.mj_stateSize(env.model, mujoco.mjtState.mjSTATE_INTEGRATION))
-    mujoco.mj_getState(env.model, env.data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-    q0 = env.q.copy()
+    saved = world.snapshot()
+    q0 = world.q.copy()
     clip = record(state, actions, rng, "t", {})
     assert max(clip.provenance["object_moved_m"]) > 0.01, "the candidate should move something"
-    mujoco.mj_setState(env.model, env.data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-    mujoco.mj_forward(env.model, env.data)
-    env.q = q0
+    world.restore(saved)
     q_traj = torch.from_numpy(np.concatenate([q0[None], actions]))[None]
-    flows = SimDynamics(env, clip.segment.astype(np.int64))(
-        PointCloud(torch.from_numpy(clip.xyz.astype(np.float64))), None, q_traj=q_traj)[0].numpy()
+    flows = SimDynamics(world, clip.segment.astype(np.int64))(
+        PointCloud(torch.from_numpy(clip.xyz.astype(np.float64))), Rollout(q_traj, torch.zeros(1, 11, 1, 3)))[0].numpy()
     np.testing.assert_allclose(clip.points[1:] - clip.points[0], flows, atol=1e-5)
 
 
@@ -87,7 +83,6 @@ def test_a_checkpoint_driver_plans_every_replan_and_the_recorded_candidate(monke
     points of the robot's YAML as eval-plan does; the no-motion model is never used."""
     from pointwm.data.sample import robot_by_name
     from pointwm.data.sim import task_states
-    from pointwm.eval import closed_loop
 
     calls = []
 
@@ -100,7 +95,7 @@ def test_a_checkpoint_driver_plans_every_replan_and_the_recorded_candidate(monke
     ckpt = tmp_path / "driver.safetensors"
     ckpt.write_bytes(b"stand-in")
     monkeypatch.setattr(task_states, "_driver_model", lambda path: Model())
-    monkeypatch.setattr(closed_loop, "zero_dynamics", lambda *a: pytest.fail("the no-motion model was used"))
+    monkeypatch.setattr(task_states, "zero_dynamics", lambda *a: pytest.fail("the no-motion model was used"))
     cfg = SimConfig(task_prob=1.0, task_driver=str(ckpt))
     clip = generate_clip(3, 1, cfg)
     p = clip.provenance
@@ -132,13 +127,13 @@ def test_generate_cli_rejects_a_missing_driver_in_one_line(tmp_path, capsys):
 def test_a_snapshot_restores_the_simulator_exactly():
     """Oracle: a run that detours (snapshot, other targets, restore) then continues ends in
     exactly the state of a run that never detoured."""
-    from pointwm.eval.closed_loop import zero_dynamics
+    from planning import zero_dynamics
 
     rng = np.random.default_rng(6)
     state = None
     while state is None:
         state = drive_task(rng, SimConfig())
-    env = state.env
+    env = state.env.world
     snap = env.snapshot()
     plan = plan_at(state, zero_dynamics, rng)
     ahead = plan.actions[:4].double().numpy()
@@ -171,14 +166,14 @@ def test_an_episode_is_one_task_recorded_at_each_replan(episode_archive):
     the previous replan's plan for ``execute_steps`` (so when the recorded candidate was the
     plan, the next clip starts where that clip is after ``execute_steps`` steps), and the
     archive holds exactly the clips asked for (5 of two 3-clip episodes)."""
-    from pointwm.eval.closed_loop import EvalConfig
+    from pointwm.data.sim.task_states import EXECUTE_STEPS
 
     m, clips = episode_archive
     assert m.num_clips == 5 and [c.key for c in clips] == [f"sim-s4-{i:08d}" for i in range(5)]
     prov = [c.provenance for c in clips]
     assert [p["episode"] for p in prov] == [0, 0, 0, 1, 1] and [p["replan"] for p in prov] == [0, 1, 2, 0, 1]
     assert prov[0]["task_seed"] == prov[2]["task_seed"] != prov[3]["task_seed"]
-    n = EvalConfig().execute_steps
+    n = EXECUTE_STEPS
     follows = 0
     for a, b in zip(clips[:-1], clips[1:], strict=True):
         if b.provenance["replan"] == 0:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from kin_helpers import MIXED_URDF, write_urdf
 
-from kinematics import RobotModel, list_robots, load_robot
+from kinematics import list_robots, load_robot
 from pointwm.commands import robot as robot_cmd
 
 
@@ -40,7 +40,7 @@ def test_new_robot_is_one_urdf_and_one_yaml(tmp_path, monkeypatch):
     robot = load_robot("my_arm")
     assert robot.name == "my_arm" and robot.joint_names == ("j_pri", "j_rev") and robot.num_points == 64
     assert robot.velocity_limits.tolist() == [0.5, 3.0]
-    same = RobotModel.from_config(tmp_path / "robots" / "my_arm.yaml")
+    same = load_robot(tmp_path / "robots" / "my_arm.yaml")
     assert torch.equal(same.points_local, robot.points_local)
     assert load_robot(tmp_path / "robots" / "arm.urdf", num_points=10).num_joints == 3
 

@@ -1,8 +1,6 @@
-"""A tiny model overfits one clip: the training loss drops 100x within the time budget."""
+"""A tiny model overfits one clip: the training loss drops 100x within 400 steps."""
 
 from __future__ import annotations
-
-import time
 
 import torch
 from model_helpers import micro_config, pushed_targets, sphere_flow, synthetic_scene
@@ -18,7 +16,7 @@ def test_tiny_model_overfits_one_clip():
     target = pushed_targets(scene, flow, reach=0.06)  # (T, N, 3), a third of the points move
     robot = RobotInput(flow, normals, torch.ones(5))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    start, losses = time.perf_counter(), []
+    losses = []
     for _ in range(400):
         pred, _ = model([scene], [robot]).split()[0]
         # Constant sigma^2 (as for simulation data): the loss is then >= 0 and can drop 100x.
@@ -29,9 +27,7 @@ def test_tiny_model_overfits_one_clip():
         losses.append(float(loss.detach()))
         if losses[-1] < losses[0] / 100:
             break
-    elapsed = time.perf_counter() - start
     assert losses[-1] < losses[0] / 100, f"loss {losses[0]:.3g} -> {losses[-1]:.3g} in {len(losses)} steps"
-    assert elapsed < 60, f"took {elapsed:.0f} s"
     model.eval()
     with torch.no_grad():
         err = (model.predict(scene, flow, normals, torch.ones(5)) - target).norm(dim=-1)

@@ -1,24 +1,5 @@
-import functools
-
 import pytest
 import torch
-
-
-@functools.lru_cache(maxsize=2)
-def _robot(name):
-    from kinematics import load_robot
-
-    return load_robot(name)
-
-
-@pytest.fixture(scope="session")
-def panda():
-    return _robot("panda")
-
-
-@pytest.fixture(scope="session")
-def bimanual():
-    return _robot("bimanual_panda")
 
 
 @pytest.fixture

@@ -64,8 +64,8 @@ def test_config_yaml():
     from planning import PlannerConfig
 
     cfg = PlannerConfig.from_yaml("default")
-    assert cfg.K == 64 and cfg.T == 10 and cfg.weights.goal > 0
-    assert PlannerConfig.from_yaml("closed_loop").weights.reach > 0
+    assert cfg.K == 64 and cfg.T == 10 and cfg.weights["goal"] > 0
+    assert PlannerConfig.from_yaml("closed_loop").weights["reach"] > 0
     with pytest.raises(ValueError, match="unknown keys"):
         PlannerConfig.from_dict({"K": 3, "horizon": 4})
     with pytest.raises(ValueError, match="PlannerConfig.K"):

@@ -1,8 +1,6 @@
 """MPPI on analytic dynamics, limits as a property over random inputs, both robots,
 warm start, time budget and bad input."""
 
-import time
-
 import pytest
 import torch
 
@@ -12,6 +10,7 @@ from planning import (
     PlannerConfig,
     PlanningError,
     RandomShootingPlanner,
+    Rollout,
     project_to_limits,
 )
 
@@ -22,8 +21,8 @@ def link_follower(robot, link):
     """Every scene point moves with the centroid of one link's surface points."""
     sel = robot.point_link == robot.link_names.index(link)
 
-    def dynamics(scene, robot_flows):
-        c = robot_flows[:, :, sel].mean(2)  # (K, T+1, 3)
+    def dynamics(scene, rollout):
+        c = rollout.robot_flow[:, :, sel].mean(2)  # (K, T+1, 3)
         d = c[:, 1:] - c[:, :1]
         return d[:, :, None].expand(-1, -1, scene.shape[0], -1)
 
@@ -33,28 +32,27 @@ def link_follower(robot, link):
 class LinearJointDynamics:
     """flow_t = A (q_t - q0) for every point: a linear dynamics in joint space."""
 
-    uses_joint_trajectories = True
-
     def __init__(self, A):
         self.A = A  # (3, J)
 
-    def __call__(self, scene, robot_flows, q_traj):
+    def __call__(self, scene, rollout):
+        q_traj = rollout.q
         d = (q_traj[:, 1:] - q_traj[:, :1]).float() @ self.A.T  # (K, T, 3)
         return d[:, :, None].expand(-1, -1, scene.shape[0], -1)
 
 
 class Recorder:
-    """Records every sampled joint trajectory; the scene follows joint 0 (any flow will do)."""
+    """Records every sampled joint trajectory; the scene follows joint 0 (any flow will do).
+    ``clock``: a fake clock that each call advances by ``cost`` seconds (a slow model)."""
 
-    uses_joint_trajectories = True
+    def __init__(self, clock=None, cost=0.0):
+        self.q, self.clock, self.cost = [], clock, cost
 
-    def __init__(self, delay=0.0):
-        self.q, self.delay = [], delay
-
-    def __call__(self, scene, robot_flows, q_traj):
-        self.q.append(q_traj.clone())
-        if self.delay:
-            time.sleep(self.delay)
+    def __call__(self, scene, rollout):
+        q_traj = rollout.q
+        self.q.append(q_traj.double().clone())
+        if self.clock is not None:
+            self.clock.now += self.cost
         d = (q_traj[:, 1:, :1] - q_traj[:, :1, :1]).float().expand(-1, -1, 3)
         return d[:, :, None].expand(-1, -1, scene.shape[0], -1).contiguous()
 
@@ -193,15 +191,29 @@ def test_warm_start_shifts(panda, scene_xyz):
     torch.testing.assert_close(rec.q[0][0, 1:].float(), expected)  # sample 0 = the warm-started mean
 
 
-def test_time_budget(panda, scene_xyz):
-    delay = 0.1
+class FakeClock:
+    """Stands in for ``time.perf_counter`` in the planner: time passes only when the
+    dynamics says so (no wall-clock in the test)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_time_budget_stops_before_an_iteration_that_would_overrun(panda, scene_xyz, monkeypatch):
+    """Each iteration costs 0.1 s of (fake) time: with a 0.45 s budget MPPI runs 4 and stops,
+    since a fifth would end at 0.5 s; the best plan so far is returned."""
+    import planning.mppi
+
+    clock = FakeClock()
+    monkeypatch.setattr(planning.mppi.time, "perf_counter", clock)
     cfg = quiet(K=4, T=3, iterations=50, time_budget_s=0.45)
     goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
-    t = time.perf_counter()
-    plan = MPPIPlanner(cfg).plan(Recorder(delay), scene_xyz, panda, panda.default_q, goal)
-    elapsed = time.perf_counter() - t
-    assert plan.stopped_early and 1 <= len(plan.cost_history) < 50
-    assert elapsed <= 0.45 + delay  # never starts an iteration it expects to overrun
+    plan = MPPIPlanner(cfg).plan(Recorder(clock, 0.1), scene_xyz, panda, panda.default_q, goal)
+    assert plan.stopped_early and len(plan.cost_history) == 4
+    assert plan.elapsed_s == pytest.approx(0.4)
 
 
 def test_progress_callback(panda, scene_xyz):
@@ -222,8 +234,8 @@ def test_bad_input(panda, scene_xyz):
     with pytest.raises(PlanningError, match=r"q0: expected shape \(8,\)"):
         planner.plan(Recorder(), scene_xyz, panda, torch.zeros(7), goal)
 
-    def wrong(scene, robot_flows):
-        return torch.zeros(robot_flows.shape[0], 3, 7, 3)
+    def wrong(scene, rollout):
+        return torch.zeros(rollout.K, 3, 7, 3)
 
     with pytest.raises(PlanningError, match=r"dynamics: expected scene flows of shape \(4, 3, 40, 3\)"):
         planner.plan(wrong, scene_xyz, panda, panda.default_q, goal)
@@ -253,7 +265,7 @@ def test_output_mean_returns_the_rolled_out_mean(panda, scene_xyz):
     torch.testing.assert_close(plan.actions, plan.mean)
     assert plan.samples == 8 * 64 + 1 and plan.info["output"] == "mean"
     q = torch.cat([plan.q0[None], plan.actions])[None]
-    torch.testing.assert_close(plan.predicted_flow, dyn(scene_xyz, panda.point_flow(q).float())[0])
+    torch.testing.assert_close(plan.predicted_flow, dyn(scene_xyz, Rollout(q, panda.point_flow(q).float()))[0])
     assert torch.linalg.vector_norm(plan.predicted_flow[-1, 0] - d) < 0.01
     _check_limits(panda, [plan.actions], cfg.dt)
     with pytest.raises(ValueError, match="output"):
@@ -297,3 +309,40 @@ def test_max_tool_speed_caps_every_sample_within_the_limits(robot_name, request)
     assert torch.equal(limit_tool_speed(q, robot.default_q.double(), robot, 1.0), q)
     with pytest.raises(ValueError, match="max_tool_speed"):
         PlannerConfig(max_tool_speed=0.0)
+
+
+def test_score_gives_a_plans_own_cost(panda, scene_xyz):
+    """``score`` rates given actions as ``plan`` rates its candidates: the returned plan's
+    actions score its reported cost and terms, with the same or another dynamics."""
+    goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
+    planner = MPPIPlanner(quiet(K=8, T=4, iterations=2))
+    dyn = link_follower(panda, "panda_hand")
+    plan = planner.plan(dyn, scene_xyz, panda, panda.default_q, goal)
+    cost, terms = planner.score(dyn, scene_xyz, panda, panda.default_q, goal, plan.actions)
+    assert float(cost[0]) == pytest.approx(plan.cost, rel=1e-6)
+    assert {k: float(v[0]) for k, v in terms.items()} == pytest.approx(plan.cost_terms, rel=1e-6)
+    still, _ = planner.score(Recorder(), scene_xyz, panda, panda.default_q, goal, plan.actions[None].repeat(3, 1, 1))
+    assert still.shape == (3,)
+    with pytest.raises(PlanningError, match="actions: expected"):
+        planner.score(dyn, scene_xyz, panda, panda.default_q, goal, plan.actions[:2])
+
+
+def test_cost_terms_are_injected_by_name(panda, scene_xyz):
+    """A task's term counts with its weight and is reported in order after the goal; a
+    weight that no term answers to, or a task term named like a generic one, is refused."""
+    goal = Goal(box=EVERYWHERE, displacement=(0.05, 0.0, 0.0))
+    calls = []
+
+    def hand_height(c):  # (K,) metres: the mean height of the robot points at the last step
+        calls.append(c.rollout.q.shape)
+        return c.rollout.robot_flow[:, -1, :, 2].mean(-1)
+
+    cfg = quiet(K=8, T=4, iterations=1, weights={"height": 3.0})
+    plan = MPPIPlanner(cfg, cost_terms={"height": hand_height}).plan(Recorder(), scene_xyz, panda, panda.default_q, goal)
+    assert list(plan.cost_terms)[:2] == ["goal", "height"] and calls == [(8, 5, panda.num_joints)]
+    height = float(plan.robot_flow[-1, :, 2].mean())
+    assert plan.cost_terms["height"] == pytest.approx(3.0 * height, rel=1e-5)
+    with pytest.raises(PlanningError, match="nothing provides: \\['height'\\]"):
+        MPPIPlanner(cfg)
+    with pytest.raises(PlanningError, match="planner's own terms"):
+        MPPIPlanner(quiet(), cost_terms={"goal": hand_height})

@@ -1,10 +1,8 @@
 """Robot motions for simulated clips: pushes (approach an object, push it), probes (start
-beside an object, then a noisy tool path, the kind of motion a sampling planner proposes) and
-random reaches.
-
-Inverse kinematics is damped least squares (Nakamura & Hanafusa 1986; Buss 2004) on the
-``kinematics`` forward kinematics with a finite-difference Jacobian (one batched FK call of
-J+1 configurations per iteration), position plus "tool points down" orientation.
+beside an object, then a noisy tool path, the kind of motion a sampling planner proposes),
+retreats and random reaches. Tool paths are solved by ``kinematics.ik`` (position plus
+"tool points down" orientation); every motion respects the velocity limits and keeps the
+robot above the table.
 """
 
 from __future__ import annotations
@@ -13,14 +11,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from pointwm.data.sim.scene import ObjectSpec
+from kinematics.ik import arm_and_grippers, dls_ik, down_rotation, reach_from_above
+from pointwm.sim.scene import ObjectSpec, clear_of_table
 
-__all__ = ["Motion", "arm_and_grippers", "clear_of_table", "dls_ik", "down_rotation", "plan_probe", "plan_push",
-           "plan_reach"]
-
-TOOL_LINK_CANDIDATES = ("panda_tcp", "tcp", "tool0", "ee_link")
+__all__ = ["Motion", "plan_probe", "plan_push", "plan_reach", "plan_retreat"]
 
 
 @dataclass(frozen=True)
@@ -31,76 +26,6 @@ class Motion:
     q: np.ndarray
     kind: str
     target: int = -1
-
-
-def tool_link(robot) -> int:
-    """Index of the tool (TCP) link: a known TCP name, else the last link."""
-    for name in TOOL_LINK_CANDIDATES:
-        if name in robot.link_names:
-            return robot.link_names.index(name)
-    return len(robot.link_names) - 1
-
-
-def _rot_error(R: torch.Tensor, Rd: torch.Tensor) -> torch.Tensor:
-    """(..., 3) orientation error (small-angle rotation vector taking R to Rd)."""
-    Rd = Rd.expand_as(R)
-    return 0.5 * sum(torch.linalg.cross(R[..., :, i], Rd[..., :, i], dim=-1) for i in range(3))
-
-
-def dls_ik(robot, q_init: np.ndarray, pos: np.ndarray, R: np.ndarray | None, arm: np.ndarray,
-           iters: int = 40, damping: float = 0.05, rot_weight: float = 0.3, tol: float = 1e-3) -> tuple[np.ndarray, float]:
-    """Joint positions whose tool link reaches ``pos`` (3,) (and orientation ``R`` (3, 3)).
-
-    q_init: (J,) start; arm: (A,) indices of the joints IK may move (others stay).
-    Returns (q (J,), position error in metres).
-    """
-    link = tool_link(robot)
-    lo, hi = robot.lower.numpy(), robot.upper.numpy()
-    q = np.clip(np.asarray(q_init, dtype=np.float64), lo, hi)
-    target = torch.as_tensor(pos, dtype=torch.float64)
-    Rd = None if R is None else torch.as_tensor(R, dtype=torch.float64)
-    eps = 1e-5
-    A = len(arm)
-    err_pos = math.inf
-    for _ in range(iters):
-        batch = np.repeat(q[None], A + 1, axis=0)
-        batch[np.arange(1, A + 1), arm] += eps
-        poses = robot.link_poses(torch.from_numpy(batch), validate=False)[:, link]  # (A+1, 4, 4)
-        p = poses[:, :3, 3]
-        e = [target - p]
-        if Rd is not None:
-            e.append(rot_weight * _rot_error(poses[:, :3, :3], Rd))
-        e = torch.cat(e, dim=-1)  # (A+1, 3 or 6)
-        err_pos = float(torch.linalg.norm(target - p[0]))
-        if err_pos < tol and (Rd is None or float(torch.linalg.norm(e[0, 3:])) < 0.02):
-            break
-        Jm = -(e[1:] - e[:1]).T.numpy() / eps  # (3|6, A): d(error)/dq, negated -> d(task)/dq
-        r = e[0].numpy()
-        dq = Jm.T @ np.linalg.solve(Jm @ Jm.T + damping**2 * np.eye(Jm.shape[0]), r)
-        step = np.clip(dq, -0.3, 0.3)
-        q[arm] = np.clip(q[arm] + step, lo[arm], hi[arm])
-    return q, err_pos
-
-
-def down_rotation(yaw: float) -> np.ndarray:
-    """Tool frame with z pointing down and x along ``yaw`` (world)."""
-    z = np.array([0.0, 0.0, -1.0])
-    x = np.array([math.cos(yaw), math.sin(yaw), 0.0])
-    y = np.cross(z, x)
-    return np.stack([x, y, z], axis=1)
-
-
-def arm_and_grippers(robot) -> tuple[np.ndarray, np.ndarray]:
-    grip = [robot.joint_names.index(n) for n in robot.gripper_joint_names]
-    arm = [i for i in range(robot.num_joints) if i not in grip]
-    return np.array(arm), np.array(grip, dtype=np.int64)
-
-
-def clear_of_table(robot, q: np.ndarray, margin: float = 0.003) -> bool:
-    """Every robot surface point above the table top (z = 0) for all configurations q (K, J)."""
-    pts = robot.surface_points(torch.from_numpy(q), validate=False)  # (K, M, 3)
-    base = robot.point_link == 0  # the base link sits on the table
-    return bool((pts[:, ~base, 2] > margin).all())
 
 
 def plan_push(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num_steps: int,
@@ -137,9 +62,7 @@ def _straight_tool_path(robot, rng: np.random.Generator, start: np.ndarray, way:
     arm, grip = arm_and_grippers(robot)
     q0 = robot.default_q.numpy().copy()
     q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
-    # Pre-position above the start so IK takes the elbow-up branch, then descend.
-    q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), R, arm, iters=60)
-    q, err = dls_ik(robot, q, start, R, arm, iters=60)
+    q, err = reach_from_above(robot, q0, start, R, arm)
     if err > 0.01:
         return None
     qs = [q]
@@ -173,8 +96,7 @@ def plan_probe(robot, rng: np.random.Generator, obj: ObjectSpec, index: int, num
     yaw = ang + math.pi / 2 + float(rng.uniform(-0.4, 0.4))
     q0 = robot.default_q.numpy().copy()
     q0[grip] = robot.lower.numpy()[grip] + float(rng.uniform(0.0, 0.15)) * (robot.upper - robot.lower).numpy()[grip]
-    q, _ = dls_ik(robot, q0, start + np.array([0, 0, 0.15]), down_rotation(yaw), arm, iters=60)
-    q, err = dls_ik(robot, q, start, down_rotation(yaw), arm, iters=60)
+    q, err = reach_from_above(robot, q0, start, down_rotation(yaw), arm)
     if err > 0.01:
         return None
     heading = ang + float(rng.uniform(-2.1, 2.1))

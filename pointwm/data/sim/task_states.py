@@ -5,7 +5,7 @@ candidates from the scene the last execution left: the tool at or beside the obj
 object turned or still sliding. Random scenes and scripted pushes cover that distribution
 only by chance. A task-state clip is drawn from it directly:
 
-1. a push task as ``pointwm eval-plan`` makes them (:func:`pointwm.eval.closed_loop.make_task`),
+1. a push task as ``pointwm eval-plan`` makes them (:func:`pointwm.tasks.push.make_task`),
    with a task seed of at least ``TASK_SEED_BASE``, so never one that evaluation uses;
 2. MPPI (the ``closed_loop`` planner preset) drives the task for 0-3 replans of
    ``execute_steps`` each, then the robot holds still 0-2 steps. Its model, the driver
@@ -21,9 +21,10 @@ start as ``eval-plan`` runs it, and at each of E replans step 3 records a candid
 snapshot of the simulator, which is restored before the plan's first steps run
 (:func:`task_episode_clips`). One plan per clip, and the states near the end of a task too.
 
-The simulator is the task's (``EvalConfig``: two fixed cameras, 128 x 96 pixels, physics
-step 0.004 s), so the clips show exactly what the planner sees; ``SimConfig`` supplies the
-robot, T and the step length.
+The simulator is the task's (``pointwm.tasks.push.PushEnv``: two fixed cameras, 128 x 96
+pixels, physics step 0.004 s), so the clips show exactly what the planner sees; ``SimConfig``
+supplies the robot, T and the step length. The planner executes ``EXECUTE_STEPS`` targets
+per replan, as ``eval-plan``'s loop does by default.
 """
 
 from __future__ import annotations
@@ -34,8 +35,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from planning import MPPIPlanner, PlannerConfig, Rollout, world_model_dynamics, zero_dynamics
 from pointwm.data.clip import Clip
+from pointwm.data.sample import robot_by_name
 from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
+from pointwm.data.sim.record import GENERATOR, MAX_ATTEMPTS, assemble_clip, clip_key, mujoco_source
+from pointwm.model import WorldModel
+from pointwm.sim import sim_robot
+from pointwm.tasks.push import COST_TERMS, PushConfig, PushEnv, make_task
 
 __all__ = ["TASK_SEED_BASE", "TaskState", "drive_task", "plan_at", "record", "start_task", "task_episode_clips",
            "task_state_clip"]
@@ -43,29 +50,26 @@ __all__ = ["TASK_SEED_BASE", "TaskState", "drive_task", "plan_at", "record", "st
 TASK_SEED_BASE = 1_000_000  # task seeds drawn here are >= this; eval-plan's are far below it
 MAX_DRIVE_REPLANS = 3
 MAX_HOLD_STEPS = 2
+EXECUTE_STEPS = 3  # plan targets executed per replan (eval-plan's default loop)
 
 
 class _Recorder:
-    """Planning dynamics that keeps every candidate joint path it is asked to roll out:
-    called as ``(scene (N points), robot_flows (K, T+1, M, 3) m, q_traj (K, T+1, J) rad/m)``,
-    it stores ``q_traj[:, 1:]`` and returns the wrapped dynamics' (K, T, N, 3) m."""
-
-    uses_joint_trajectories = True
+    """Planning dynamics that keeps every candidate joint path it is asked to roll out: it
+    stores each rollout's actions ``q[:, 1:]`` (K, T, J) rad/m and returns the wrapped
+    dynamics' (K, T, N, 3) m."""
 
     def __init__(self, dynamics) -> None:
         self.dynamics = dynamics
         self.q: list[torch.Tensor] = []
 
-    def __call__(self, scene, robot_flows, q_traj):
-        self.q.append(q_traj[:, 1:].float())
-        return self.dynamics(scene, robot_flows)
+    def __call__(self, scene, rollout: Rollout):
+        self.q.append(rollout.q[:, 1:].float())
+        return self.dynamics(scene, rollout)
 
 
 @functools.lru_cache(maxsize=2)
 def _driver_model(path: str):
     """The world model of checkpoint ``path`` (loaded once per process)."""
-    from pointwm.model import WorldModel
-
     return WorldModel.load(path)
 
 
@@ -73,11 +77,6 @@ def _driver(cfg: SimConfig):
     """(planning dynamics, planning robot) of the driver ``cfg.task_driver``: the no-motion
     model with the simulator's robot points, or a checkpoint's world model with the robot
     points of the robot's YAML (as ``pointwm eval-plan`` plans)."""
-    from planning import world_model_dynamics
-    from pointwm.data.sample import robot_by_name
-    from pointwm.data.sim.generator import sim_robot
-    from pointwm.eval.closed_loop import zero_dynamics
-
     if not cfg.task_driver:
         return zero_dynamics, sim_robot(cfg.robot)
     return world_model_dynamics(_driver_model(cfg.task_driver)), robot_by_name(cfg.robot)
@@ -87,8 +86,8 @@ def _driver(cfg: SimConfig):
 class TaskState:
     """A push task's simulator at a state its closed-loop planner reaches (:func:`drive_task`)."""
 
-    env: object  # pointwm.eval.closed_loop.SimEnv
-    planner: object  # planning.MPPIPlanner with the closed_loop preset
+    env: PushEnv
+    planner: MPPIPlanner  # the closed_loop preset with the push task's cost terms
     dynamics: object  # what the planner plans with (the driver)
     warm: torch.Tensor | None  # (T, J) rad/m: the last plan's actions shifted past the executed steps
     info: dict  # task_seed, drive_replans, hold_steps
@@ -97,20 +96,17 @@ class TaskState:
 def start_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
     """Step 1 of the module docstring: a fresh task at its start, with its driver's planner;
     None when the drawn task has no reachable start."""
-    from planning import MPPIPlanner, PlannerConfig
-    from pointwm.eval.closed_loop import EvalConfig, SimEnv, make_task
-
     dynamics, robot = _driver(cfg)
-    ecfg = EvalConfig(robot=cfg.robot)
+    tcfg = PushConfig(robot=cfg.robot)
     T, dt = cfg.num_steps, cfg.step_dt
     task_seed = TASK_SEED_BASE + int(rng.integers(0, 2**30))
     try:
-        task = make_task(task_seed, ecfg, robot, T, dt)
+        task = make_task(task_seed, tcfg, robot, T, dt)
     except RuntimeError:
         return None
-    env = SimEnv(task, robot, ecfg, T, dt)
+    env = PushEnv(task, robot, tcfg, T, dt)
     pcfg = replace(PlannerConfig.from_yaml("closed_loop"), T=T, dt=dt, seed=int(rng.integers(0, 2**31)))
-    return TaskState(env, MPPIPlanner(pcfg), dynamics, None, {"task_seed": task_seed})
+    return TaskState(env, MPPIPlanner(pcfg, cost_terms=COST_TERMS), dynamics, None, {"task_seed": task_seed})
 
 
 def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
@@ -126,56 +122,45 @@ def drive_task(rng: np.random.Generator, cfg: SimConfig) -> TaskState | None:
             return None
         _advance(state, p)
     hold = int(rng.integers(0, MAX_HOLD_STEPS + 1))
-    state.env.hold(hold)
+    state.env.world.hold(hold)
     state.info.update(drive_replans=drive, hold_steps=hold)
     return state
 
 
 def _advance(state: TaskState, plan) -> None:
     """Execute the plan's first ``execute_steps`` targets and keep the rest as the warm start."""
-    n = state.env.cfg.execute_steps
-    state.env.execute(plan.actions[:n].double().numpy())
-    state.warm = plan.shifted(n)
+    state.env.world.execute(plan.actions[:EXECUTE_STEPS].double().numpy())
+    state.warm = plan.shifted(EXECUTE_STEPS)
 
 
 def plan_at(state: TaskState, dynamics, rng: np.random.Generator):
     """The planner's Plan from the current state (a fresh capture, the task's goal), or None
     when the object is out of view."""
-    from planning import Goal
-    from pointwm.eval.closed_loop import goal_displacement
-
     env = state.env
     cloud, seg = env.observe(rng)
-    mask = torch.from_numpy(seg == env.task.obj + 1)
+    mask = env.object_mask(seg)
     if not bool(mask.any()):
         return None
-    disp = goal_displacement(env.task.target_xy, env.object_xy(), env.cfg.subgoal)
-    return state.planner.plan(dynamics, cloud, env.robot, torch.from_numpy(env.q).float(),
-                              Goal(mask=mask, displacement=disp), warm_start=state.warm)
+    return state.planner.plan(dynamics, cloud, env.robot, torch.from_numpy(env.q).float(), env.goal(cloud, mask),
+                              warm_start=state.warm)
 
 
 def record(state: TaskState, actions: np.ndarray, rng: np.random.Generator, key: str, provenance: dict) -> Clip | None:
     """Render t0, run ``actions`` (T, J) joint targets (rad, m) one step at a time from the
     current joints, recording every body's pose, and return the clip keyed ``key`` (None when
     the cameras see no scene points)."""
-    from pointwm.data.sim.generator import _object_poses, assemble_clip, render_views, scene_points
-
     env = state.env
-    views = render_views(env.model, env.data, env.task.scene, env.sim_cfg, env.geom_segment)
-    pts = scene_points(views, env.task.scene, env.sim_cfg, rng)
+    views = env.world.render()
+    pts = env.world.points(views, rng)
     if pts is None:
         return None
     q = np.concatenate([env.q[None], np.asarray(actions, dtype=np.float64)], axis=0)
-    X = [_object_poses(env.data, env.bodies)]
-    for t in range(len(actions)):
-        env.execute(q[t + 1 : t + 2])
-        X.append(_object_poses(env.data, env.bodies))
-    X = np.stack(X)
+    X = env.world.execute(q[1:], record=True)  # (T+1, K, 4, 4)
     moved = np.linalg.norm(X[-1, :, :3, 3] - X[0, :, :3, 3], axis=-1)
     provenance = {**provenance, "target": [round(float(v), 4) for v in env.task.target_xy],
                   "objects": [o.kind for o in env.task.scene.objects],
                   "object_moved_m": [round(float(m), 4) for m in moved]}
-    return assemble_clip(key, env.sim_cfg, env.robot, env.task.scene, q, views, X, pts, provenance)
+    return assemble_clip(key, env.world.cfg, env.robot, env.task.scene, q, views, X, pts, provenance)
 
 
 def _plan_and_candidate(state: TaskState, rng: np.random.Generator):
@@ -193,8 +178,6 @@ def _plan_and_candidate(state: TaskState, rng: np.random.Generator):
 
 
 def _provenance(cfg: SimConfig, seed: int, index: int, info: dict, candidate: str) -> dict:
-    from pointwm.data.sim.generator import GENERATOR, mujoco_source
-
     provenance = {"generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed), "index": int(index),
                   "source": mujoco_source(), "motion": "task", **info, "candidate": candidate}
     if cfg.task_driver:
@@ -205,8 +188,6 @@ def _provenance(cfg: SimConfig, seed: int, index: int, info: dict, candidate: st
 def task_state_clip(rng: np.random.Generator, cfg: SimConfig, seed: int, index: int) -> Clip | None:
     """One clip from a state of a closed-loop push task (module docstring); None when the
     drawn task has no reachable start or its object leaves the cameras' view."""
-    from pointwm.data.sim.generator import clip_key
-
     state = drive_task(rng, cfg)
     if state is None:
         return None
@@ -226,8 +207,6 @@ def task_episode_clips(cfg: SimConfig, seed: int, episode: int) -> list[tuple[in
     Deterministic in (seed, episode, E); at most ``MAX_ATTEMPTS`` (the generator's) tasks
     are drawn until one has a reachable start.
     """
-    from pointwm.data.sim.generator import MAX_ATTEMPTS, clip_key
-
     E = cfg.task_episode
     if E < 1:
         raise ValueError(f"task_episode_clips: SimConfig.task_episode must be >= 1, got {E}")
@@ -249,12 +228,12 @@ def task_episode_clips(cfg: SimConfig, seed: int, episode: int) -> list[tuple[in
                      "the cameras' view") for i in range(index, first + E)]
             break
         plan, actions, candidate = got
-        snap = state.env.snapshot()
-        pos = state.env.data.xpos[state.env.bodies[state.env.task.obj]]
+        snap = state.env.world.snapshot()
+        pos = state.env.world.data.xpos[state.env.world.bodies[state.env.task.obj]]
         info = {**state.info, "episode": int(episode), "replan": r, "object": int(state.env.task.obj),
                 "object_pos": [round(float(v), 6) for v in pos]}
         clip = record(state, actions, rng, clip_key(seed, index), _provenance(cfg, seed, index, info, candidate))
-        state.env.restore(snap)
+        state.env.world.restore(snap)
         out.append((index, clip, None if clip is not None else f"clip {index} (seed {seed}): the cameras see no scene points"))
         _advance(state, plan)
     return out

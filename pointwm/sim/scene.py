@@ -11,14 +11,21 @@ Segment ids (per-pixel and per-point): 0 static (table), 1..K objects, -1 backgr
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
+import torch
+from scipy.spatial import ConvexHull
 
-from pointwm.data.sim.config import SimConfig
+from kinematics import load_robot
+from pointwm.geometry import look_at
+from pointwm.sim.config import WorldConfig
 
-__all__ = ["CameraSpec", "ObjectSpec", "SceneSpec", "build_mjcf", "rock_hull", "sample_scene"]
+__all__ = ["SEG_BACKGROUND", "SEG_ROBOT", "CameraSpec", "ObjectSpec", "SceneSpec", "build_mjcf", "clear_of_table",
+           "rock_hull", "sample_scene", "sim_robot"]
 
 SEG_BACKGROUND = -1
 SEG_ROBOT = -2
@@ -88,8 +95,6 @@ def rock_hull(points: np.ndarray) -> np.ndarray:
     """Vertices of the convex hull of ``points`` (P, 3), turned so that its largest face lies
     flat at the bottom (the most stable way to rest), centred on the hull's vertex centroid
     in x/y and on its mid height in z: the body frame of a ``rock`` object."""
-    from scipy.spatial import ConvexHull
-
     hull = ConvexHull(points)
     v = points[hull.vertices]
     tri = points[hull.simplices]
@@ -131,7 +136,7 @@ class SceneSpec:
     table_rgba: tuple[float, float, float, float]
 
 
-def sample_scene(rng: np.random.Generator, cfg: SimConfig) -> SceneSpec:
+def sample_scene(rng: np.random.Generator, cfg: WorldConfig) -> SceneSpec:
     """A random scene: 1-4 objects spread on the table in reach, 1-3 cameras viewing it."""
     n_obj = int(rng.integers(cfg.objects[0], cfg.objects[1] + 1))
     objects: list[ObjectSpec] = []
@@ -186,8 +191,6 @@ def _f(v) -> str:
 
 
 def _quat(R: np.ndarray) -> np.ndarray:
-    import mujoco
-
     q = np.zeros(4)
     mujoco.mju_mat2Quat(q, np.ascontiguousarray(R, dtype=np.float64).reshape(9))
     return q
@@ -205,15 +208,13 @@ def _geom_xml(kind: str, size, T: np.ndarray, extra: str) -> str:
     return f'<geom type="{kind}" size="{_f(s)}" pos="{_f(T[:3, 3])}" quat="{_f(_quat(T[:3, :3]))}" {extra}/>'
 
 
-def build_mjcf(scene: SceneSpec, robot, cfg: SimConfig) -> tuple[str, list[str]]:
+def build_mjcf(scene: SceneSpec, robot, cfg: WorldConfig) -> tuple[str, list[str]]:
     """MJCF text of the scene, and the robot link names that became mocap bodies (in order).
 
     robot: a ``kinematics.RobotModel`` (its description's primitive shapes are used).
     Collision bits: table (1/1), objects (1/3), robot (2/0): the robot touches objects
     only, never the table or itself.
     """
-    from pointwm.geometry import look_at
-
     robot_links = []
     bodies = []
     for link in robot.description.links:
@@ -262,3 +263,19 @@ def build_mjcf(scene: SceneSpec, robot, cfg: SimConfig) -> tuple[str, list[str]]
   </worldbody>
 </mujoco>"""
     return xml, robot_links
+
+
+@functools.lru_cache(maxsize=4)
+def sim_robot(name: str):
+    """Robot ``name`` as the simulator's motion checks use it: its surface points drawn by
+    area over all links, whatever density its YAML asks of the world model's input
+    (``dense_links``), so that archives and push tasks do not change with that setting."""
+    return load_robot(name, dense_links=(), dense_fraction=0.0)
+
+
+def clear_of_table(robot, q: np.ndarray, margin: float = 0.003) -> bool:
+    """True when every robot surface point (the base link's aside: it stands on the table)
+    is above the table top (z = 0) by ``margin`` metres, for all configurations q (K, J)."""
+    pts = robot.surface_points(torch.from_numpy(q), validate=False)  # (K, M, 3)
+    base = robot.point_link == 0
+    return bool((pts[:, ~base, 2] > margin).all())

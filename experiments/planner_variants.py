@@ -2,8 +2,8 @@
 simulation"): ``push-line``, not adopted and not an option of ``eval-plan``; ``goal-mean``,
 since made the preset ``closed_loop_progress`` (the same outcomes, to the last digit).
 
-    .venv/bin/python scripts/planner_variants.py --variant push-line --seeds 0 19 --out runs/push_line.jsonl
-    .venv/bin/python scripts/planner_variants.py --variant goal-mean --seeds 0 39 --out runs/goal_mean.jsonl
+    .venv/bin/python experiments/planner_variants.py --variant push-line --seeds 0 19 --out runs/push_line.jsonl
+    .venv/bin/python experiments/planner_variants.py --variant goal-mean --seeds 0 39 --out runs/goal_mean.jsonl
 
 ``push-line``: the first plan's MPPI mean is a straight push along the line through the
 object's visible centroid towards the target (the tool first moved onto that line,
@@ -11,7 +11,7 @@ object's visible centroid towards the target (the tool first moved onto that lin
 tool starts behind the centroid. ``goal-mean``: the goal cost is the goal points' distance
 averaged over all T predicted steps instead of taken at the last (early progress counts):
 ``PlannerConfig.goal_steps: all``, since made the preset ``closed_loop_progress``.
-Everything else is ``eval-plan``'s (``closed_loop`` preset, ``EvalConfig()`` defaults, or
+Everything else is ``eval-plan``'s (``closed_loop`` preset, the default task and loop, or
 with ``--reposition`` its repositioning move; one process); one JSON line per task is
 appended to ``--out``.
 """
@@ -20,26 +20,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("MUJOCO_GL", "egl")
-
 import numpy as np
 import torch
+
+from kinematics import load_robot
+from kinematics.ik import arm_and_grippers, dls_ik, tool_link_index
+from planning import MPPIPlanner, PlannerConfig
+from pointwm.eval.closed_loop import LoopConfig, run_task
+from pointwm.eval.plan_benchmark import make_planner
+from pointwm.model.ensemble import load_models
+from pointwm.tasks.push import COST_TERMS, PushConfig, PushEnv, make_task
+from pointwm.tasks.reposition import RepositionMove
 
 
 def push_line_mean(robot, scene, q0, goal, T: int, speed: float):
     """(T, J) joint targets of a straight push along the line through the goal points'
     centroid along the goal displacement, or None where the tool is not behind it."""
-    from pointwm.data.sim.motion import arm_and_grippers, dls_ik, tool_link
-
     c = scene.xyz[goal.mask].double().mean(0).numpy()
     u = np.asarray(goal.displacement, dtype=np.float64)
     u[2] = 0.0
     u /= max(float(np.linalg.norm(u)), 1e-9)
-    P = robot.link_poses(q0[None].double(), validate=False)[0, tool_link(robot)].numpy()
+    P = robot.link_poses(q0[None].double(), validate=False)[0, tool_link_index(robot)].numpy()
     p0, R = P[:3, 3], P[:3, :3]
     rel = p0 - c
     rel[2] = 0.0
@@ -55,6 +59,17 @@ def push_line_mean(robot, scene, q0, goal, T: int, speed: float):
     return torch.tensor(np.stack(out), dtype=torch.float32)
 
 
+class PushLinePlanner(MPPIPlanner):
+    """MPPI whose first plan starts from :func:`push_line_mean` where the tool is behind."""
+
+    speed = 0.015
+
+    def plan(self, dyn, scene, robot, q0, goal, warm_start=None, **kw):
+        if warm_start is None:
+            warm_start = push_line_mean(robot, scene, q0, goal, self.config.T, self.speed)
+        return super().plan(dyn, scene, robot, q0, goal, warm_start=warm_start, **kw)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--variant", choices=("push-line", "goal-mean"), required=True)
@@ -64,32 +79,22 @@ def main() -> int:
     ap.add_argument("--reposition", action="store_true", help="with eval-plan's --reposition move")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-
-    from kinematics import load_robot
-    from planning import MPPIPlanner, PlannerConfig
-    from pointwm.eval import closed_loop as cl
-    from pointwm.model.ensemble import load_models
-
-    if args.variant == "push-line":
-        class PushLinePlanner(MPPIPlanner):
-            def plan(self, dyn, scene, robot, q0, goal, warm_start=None, **kw):
-                if warm_start is None:
-                    warm_start = push_line_mean(robot, scene, q0, goal, self.config.T, args.speed)
-                return super().plan(dyn, scene, robot, q0, goal, warm_start=warm_start, **kw)
-
-        cl.MPPIPlanner = PushLinePlanner
     torch.set_num_threads(1)
     robot = load_robot("panda")
     pcfg = PlannerConfig.from_yaml("closed_loop")
     if args.variant == "goal-mean":  # the preset closed_loop_progress, as eval-plan --config runs it
         pcfg = pcfg.replace(goal_steps="all")
-    ecfg = cl.EvalConfig(reposition=args.reposition)
+    PushLinePlanner.speed = args.speed
+    tcfg, loop = PushConfig(), LoopConfig()
+    move = RepositionMove() if args.reposition else None
     model = load_models([args.checkpoint])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in range(args.seeds[0], args.seeds[1] + 1):
         t0 = time.perf_counter()
-        task = cl.make_task(seed, ecfg, robot, pcfg.T, pcfg.dt)
-        r = cl.run_task(task, "mppi_model", robot, pcfg, ecfg, world_model=model)
+        env = PushEnv(make_task(seed, tcfg, robot, pcfg.T, pcfg.dt), robot, tcfg, pcfg.T, pcfg.dt)
+        planner = (PushLinePlanner(pcfg, cost_terms=COST_TERMS) if args.variant == "push-line"
+                   else make_planner("mppi_model", pcfg))
+        r = run_task(env, planner, lambda env, seg: model, loop, move, "mppi_model")
         with open(args.out, "a") as f:
             f.write(json.dumps({"seed": seed, "variant": args.variant, "success": r.success,
                                 "final_error_m": r.final_error_m, "replans": r.replans,

@@ -1,4 +1,4 @@
-"""scripts/planner_variants.py: the push-line mean is a straight push along the line through
+"""experiments/planner_variants.py (run with `.venv/bin/python -m pytest experiments/tests`): the push-line mean is a straight push along the line through
 the object's centroid towards the target (checked on the tool path it gives), and none is
 made where the tool is not behind the object."""
 
@@ -8,17 +8,26 @@ import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module")
+def panda():
+    from kinematics import load_robot
+
+    return load_robot("panda")
+
+
 def test_push_line_mean_pushes_along_the_centre_line(panda):
+    from kinematics.ik import arm_and_grippers, dls_ik, down_rotation
+    from kinematics.ik import tool_link_index as tool_link
     from planning import Goal
-    from pointwm.data.sim.motion import arm_and_grippers, dls_ik, down_rotation, tool_link
     from pointwm.geometry import PointCloud
 
-    push_line_mean = runpy.run_path(str(REPO / "scripts/planner_variants.py"))["push_line_mean"]
+    push_line_mean = runpy.run_path(str(REPO / "experiments/planner_variants.py"))["push_line_mean"]
     a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     obj = np.stack([0.5 + 0.03 * np.cos(a), 0.03 * np.sin(a), np.full_like(a, 0.03)], 1)
     scene = PointCloud(torch.from_numpy(obj).float())

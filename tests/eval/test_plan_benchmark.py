@@ -1,4 +1,4 @@
-"""eval-plan's summary: the exact sign test against scipy's binomial test, and the table's
+"""The eval-plan benchmark's summary: the exact sign test against scipy's binomial test, and the table's
 oracle ratio, moves and task-by-task pairing on hand-built result rows."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from pointwm.commands.eval_plan import paired, sign_test_p, summarise
+from pointwm.eval.plan_benchmark import merge_runs, paired, sign_test_p, summarise
 
 
 @pytest.mark.parametrize("a,b", [(0, 1), (5, 0), (3, 1), (42, 23), (21, 5), (13, 11), (7, 8), (60, 31)])
@@ -48,12 +48,10 @@ def test_summary_pairs_tasks_and_ratios_to_the_oracle():
 def _run_dir(path, rows, checkpoint="abc", max_replans=8):
     import json
 
-    from pointwm.commands.eval_plan import _with_defaults
-
     path.mkdir()
     (path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    settings = _with_defaults({"checkpoint_sha256": checkpoint, "planner_config": {"K": 32},
-                               "eval_config": {"max_replans": max_replans}, "robot": "panda"})
+    settings = {"checkpoint_sha256": checkpoint, "planner_config": {"K": 32}, "task": {}, "loop": {"max_replans": max_replans},
+                "move": None, "robot": "panda"}
     (path / "settings.json").write_text(json.dumps(settings))
     return path
 
@@ -75,17 +73,17 @@ def test_summarise_merges_blocks_of_seeds(tmp_path, capsys):
     assert "3 runs, 9 results, seeds 0-2" in out  # seed 1 of mppi_model counted once
     assert "| MPPI + learned model | 3 | 2/3 = 67 % |" in out
     assert "solved by MPPI + learned model only 2, by random shooting + learned model only 1" in out
-    rows, _ = eval_plan.merge_runs([a, b])
+    rows, _ = merge_runs([a, b])
     assert len(rows) == 6  # 4 + 3 - the duplicate
 
     other = _run_dir(tmp_path / "other", [row(3, "mppi_model", True)], max_replans=12)
-    with pytest.raises(ValueError, match="other settings .*eval_config"):
-        eval_plan.merge_runs([a, other])
+    with pytest.raises(ValueError, match="other settings .*loop"):
+        merge_runs([a, other])
     ckpt = _run_dir(tmp_path / "ckpt", [row(3, "random", True)], checkpoint="def")
     with pytest.raises(ValueError, match="other checkpoints"):
-        eval_plan.merge_runs([a, ckpt])
+        merge_runs([a, ckpt])
     clash = _run_dir(tmp_path / "clash", [row(0, "mppi_model", False)])
     with pytest.raises(ValueError, match="seed 0 of mppi_model has two different outcomes"):
-        eval_plan.merge_runs([a, clash])
+        merge_runs([a, clash])
     with pytest.raises(ValueError, match="expected an eval-plan --out folder"):
-        eval_plan.merge_runs([tmp_path / "missing"])
+        merge_runs([tmp_path / "missing"])
