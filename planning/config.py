@@ -198,7 +198,9 @@ class PlannerConfig:
 
         p = Path(path)
         if not p.suffix and not p.exists():
-            p = Path(__file__).resolve().parent.parent / "configs" / "planner" / f"{path}.yaml"
+            from pointwm.paths import CONFIGS
+
+            p = CONFIGS / "planner" / f"{path}.yaml"
         if not p.is_file():
             raise FileNotFoundError(f"planner config {str(path)!r}: no such file")
         try:
