@@ -3,7 +3,7 @@
 A robot YAML (``configs/robots/<name>.yaml``)::
 
     name: panda
-    urdf: assets/robots/panda/panda.urdf  # relative to the YAML's folder or the repo root
+    urdf: assets/robots/panda/panda.urdf  # relative to the YAML's folder or the shipped files' root
     num_points: 500                       # M surface points (default 500)
     seed: 0                               # sampling seed (default 0)
     geometry: visual                      # or collision
@@ -18,7 +18,7 @@ A robot YAML (``configs/robots/<name>.yaml``)::
 
 ``load_robot("panda")`` finds ``configs/robots/panda.yaml``; it also takes a YAML or URDF
 path. Search folders: ``$POINTWM_ROBOTS`` (os.pathsep separated), ``./configs/robots``,
-then the repository's ``configs/robots``.
+then the shipped ``configs/robots`` (the checkout's, or the installed copy: ``pointwm.paths``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import yaml
 
 from kinematics.errors import KinematicsError
 from kinematics.model import RobotModel
+from pointwm.paths import CONFIGS, DATA_ROOT
 
 __all__ = ["RobotConfig", "find_robot_config", "list_robots", "load_robot", "load_robot_config"]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 _KEYS = (
     "name", "urdf", "num_points", "seed", "geometry", "joints", "default_q",
     "velocity_limits", "gripper_joints", "tool_links", "package_dirs", "dense_links", "dense_fraction",
@@ -83,7 +83,7 @@ def _resolve(rel: str, base: Path) -> Path | None:
     p = Path(os.path.expanduser(rel))
     if p.is_absolute():
         return p if p.exists() else None
-    for root in (base, REPO_ROOT, Path.cwd()):
+    for root in (base, DATA_ROOT, Path.cwd()):
         if (root / p).exists():
             return (root / p).resolve()
     return None
@@ -109,7 +109,7 @@ def load_robot_config(path: str | Path) -> RobotConfig:
     urdf = _resolve(str(data["urdf"]), path.parent)
     if urdf is None:
         raise KinematicsError(
-            f"{where}: urdf {data['urdf']!r} not found (relative to {path.parent} or {REPO_ROOT})"
+            f"{where}: urdf {data['urdf']!r} not found (relative to {path.parent} or {DATA_ROOT})"
         )
 
     def names(key):
@@ -151,7 +151,7 @@ def load_robot_config(path: str | Path) -> RobotConfig:
 
 def _search_dirs() -> list[Path]:
     dirs = [Path(d) for d in os.environ.get("POINTWM_ROBOTS", "").split(os.pathsep) if d]
-    return dirs + [Path.cwd() / "configs" / "robots", REPO_ROOT / "configs" / "robots"]
+    return dirs + [Path.cwd() / "configs" / "robots", CONFIGS / "robots"]
 
 
 def list_robots() -> list[str]:

@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from pointwm.paths import CONFIGS
+
 __all__ = ["DEFAULT_WEIGHTS", "OUTPUTS", "CostWeights", "PlannerConfig"]
 
 OUTPUTS = ("best", "mean")  # PlannerConfig.output
@@ -207,11 +211,9 @@ class PlannerConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> PlannerConfig:
         """Load a planner preset: a path, or a name in ``configs/planner/`` ("default")."""
-        import yaml
-
         p = Path(path)
         if not p.suffix and not p.exists():
-            p = Path(__file__).resolve().parent.parent / "configs" / "planner" / f"{path}.yaml"
+            p = CONFIGS / "planner" / f"{path}.yaml"
         if not p.is_file():
             raise FileNotFoundError(f"planner config {str(path)!r}: no such file")
         try:

@@ -27,10 +27,11 @@ if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
 fi
 
-# Reinstall only when the dependency declaration or the set of top-level packages changed
+# Reinstall only when the dependency or package declaration (pyproject.toml, setup.py) or the
+# set of top-level packages changed
 # (an editable install maps the packages it found at install time).
 stamp=.venv/.pointwm-install-stamp
-want="$( (cat pyproject.toml; ls -d -- */__init__.py 2>/dev/null) | sha256sum | cut -d' ' -f1)"
+want="$( (cat pyproject.toml setup.py; ls -d -- */__init__.py 2>/dev/null) | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('pointwm') is None)" 2>/dev/null; then
     echo "[setup] installing pointwm and its dependencies into .venv (first run takes a few minutes)" >&2
     .venv/bin/python -m pip install -q --upgrade pip >&2

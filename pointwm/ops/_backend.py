@@ -40,6 +40,8 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from pointwm.paths import CUDA_SOURCES
+
 __all__ = [
     "Backend",
     "CupyBackend",
@@ -71,9 +73,13 @@ class Backend(Protocol):
 
 
 def cuda_source_dir() -> Path:
-    """The folder holding the ``.cu`` sources: ``$POINTWM_CUDA_DIR`` or ``<repo>/cuda``."""
+    """The folder holding the ``.cu`` sources: ``$POINTWM_CUDA_DIR``, else the shipped ``cuda/``.
+
+    The shipped folder is the checkout's ``cuda/`` or an installed wheel's copy
+    (``pointwm.paths.CUDA_SOURCES``).
+    """
     env = os.environ.get(ENV_CUDA_DIR)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "cuda"
+    return Path(env) if env else CUDA_SOURCES
 
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
