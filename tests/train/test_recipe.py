@@ -123,7 +123,8 @@ def test_toy_recipe_is_valid(tmp_path):
     ({"stage1_name": "one"}, r"toy.yaml: stages\[1\] \(one\).name: a stage of that name is listed twice"),
     ({"stage1_steps": 0}, r"toy.yaml: stages\[1\] \(two\).steps: expected an integer >= 1, got 0"),
     ({"stage1_name": "../x"}, r"toy.yaml: stages\[1\].name: expected a folder name"),
-])
+], ids=["top-level key", "stage key", "missing config", "unknown init", "cycle", "own init", "unknown archive",
+        "duplicate stage", "zero steps", "unsafe name"])
 def test_bad_recipe_raises_one_error_naming_it(tmp_path, changes, match):
     path = _toy_recipe(tmp_path, **changes)
     with pytest.raises(ValueError, match=match):
