@@ -10,7 +10,7 @@ import sys
 
 from pointwm import __version__
 
-COMMANDS = ["demo", "capture", "cloud", "robot", "generate", "data", "model_info", "viz", "train", "eval", "plan", "eval_plan"]
+COMMANDS = ["demo", "capture", "cloud", "robot", "generate", "data", "model_info", "viz", "train", "train_recipe", "eval", "plan", "eval_plan"]
 
 
 class CLIError(Exception):

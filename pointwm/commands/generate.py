@@ -73,11 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from pointwm.data.sim import SimConfig, generate_archive
+def sim_config(args: argparse.Namespace):
+    """The :class:`~pointwm.data.sim.SimConfig` of parsed ``generate`` options."""
+    from pointwm.data.sim import SimConfig
 
-    cfg = SimConfig(
+    return SimConfig(
         robot=args.robot, width=args.width, height=args.height, num_steps=args.steps,
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
         push_prob=args.push_prob, probe_prob=args.probe_prob,
@@ -86,6 +86,13 @@ def run(args: argparse.Namespace) -> int:
         push_offset=args.push_offset, task_prob=args.task_prob, task_driver=args.task_driver,
         task_episode=args.task_episode,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pointwm.data.sim import generate_archive
+
+    cfg = sim_config(args)
     t0 = time.perf_counter()
     m = generate_archive(args.out, args.clips, seed=args.seed, cfg=cfg, workers=args.workers,
                          clips_per_shard=args.clips_per_shard, progress=not args.no_progress)

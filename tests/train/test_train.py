@@ -158,8 +158,8 @@ def test_train_config_files(tmp_path):
     bad.write_text("model: model/tiny.yaml\nstepz: 3\n")
     with pytest.raises(ValueError, match=r"bad.yaml: unknown train config keys \['stepz'\]"):
         load_train_config(bad)
-    for name in ("tiny_sim_mix", "tiny_sim_contact", "tiny_sim_wide", "tiny_sim_dense", "tiny_sim_grip",
-                 "tiny_sim_rock"):  # later stages, shipped or tried
+    for name in ("tiny_sim_mix", "tiny_sim_contact", "tiny_sim_dense", "tiny_sim_grip", "tiny_sim_rock",
+                 "tiny_sim_incontact", "tiny_sim_offset", "tiny_sim_tasks"):  # the later shipped stages
         later = load_train_config(CONFIGS / "train" / f"{name}.yaml")
         assert later.model.backbone == cfg.model.backbone
     assert load_train_config(CONFIGS / "train" / "tiny_sim_contact.yaml").model.contact_features

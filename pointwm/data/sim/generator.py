@@ -146,6 +146,13 @@ def _work(args: tuple[int, int, SimConfig]) -> list[tuple[int, Clip | None, str 
         return [(index, None, str(e))]
 
 
+def archive_config(seed: int, cfg: SimConfig, clips_per_shard: int) -> dict:
+    """What :func:`generate_archive` records in an archive's manifest as the archive's config;
+    a resumed run must match it (``ArchiveWriter``)."""
+    return {"generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed),
+            "clips_per_shard": int(clips_per_shard), "sim": cfg.to_dict()}
+
+
 def generate_archive(
     out: str | os.PathLike,
     num_clips: int,
@@ -165,9 +172,7 @@ def generate_archive(
     cfg = cfg or SimConfig()
     if num_clips < 1 or clips_per_shard < 1 or workers < 1:
         raise ValueError(f"num_clips, clips_per_shard and workers must be >= 1, got {num_clips}, {clips_per_shard}, {workers}")
-    config = {"generator": GENERATOR, "version": GENERATOR_VERSION, "seed": int(seed),
-              "clips_per_shard": int(clips_per_shard), "sim": cfg.to_dict()}
-    writer = ArchiveWriter(out, config)
+    writer = ArchiveWriter(out, archive_config(seed, cfg, clips_per_shard))
     n_shards = math.ceil(num_clips / clips_per_shard)
     done = writer.completed()
     existing = {s.index: s for s in writer.manifest().shards}
