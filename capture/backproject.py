@@ -7,7 +7,7 @@ import functools
 import torch
 from torch import Tensor
 
-from capture.camera import Intrinsics
+from capture.camera import CaptureError, Intrinsics
 from capture.frame import as_color, as_depth, check_image_matches
 from pointwm.geometry import PointCloud, as_transform
 
@@ -39,7 +39,7 @@ def backproject(
     if color is not None:
         c = as_color(color).to(d.device)
         if c.shape[:2] != d.shape:
-            raise ValueError(
+            raise CaptureError(
                 f"color and depth differ in size: color {tuple(c.shape[:2])}, depth {tuple(d.shape)} (H, W)"
             )
     flat = d.reshape(-1)

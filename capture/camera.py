@@ -8,8 +8,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from pointwm.errors import PointwmError
 
-class CaptureError(ValueError):
+
+class CaptureError(PointwmError, ValueError):
     """Bad capture input: a frame, a camera file or a capture directory. Names the input."""
 
 

@@ -31,9 +31,9 @@ class Workspace:
 
     def __post_init__(self) -> None:
         if len(self.lo) != 3 or len(self.hi) != 3:
-            raise ValueError(f"Workspace: lo and hi need 3 values each, got {self.lo}, {self.hi}")
+            raise CaptureError(f"Workspace: lo and hi need 3 values each, got {self.lo}, {self.hi}")
         if any(a >= b for a, b in zip(self.lo, self.hi, strict=True)):
-            raise ValueError(f"Workspace: every lo must be < hi, got lo={self.lo}, hi={self.hi}")
+            raise CaptureError(f"Workspace: every lo must be < hi, got lo={self.lo}, hi={self.hi}")
 
     def contains(self, xyz: Tensor) -> Tensor:
         """(N,) bool: points xyz (N, 3) inside the box (bounds inclusive)."""

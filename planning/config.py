@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from pointwm.errors import ConfigError
 from pointwm.paths import CONFIGS
 
 __all__ = ["DEFAULT_WEIGHTS", "OUTPUTS", "CostWeights", "PlannerConfig"]
@@ -41,9 +42,9 @@ class CostWeights(Mapping[str, float]):
         merged = {**DEFAULT_WEIGHTS, **dict(weights or {}), **more}
         for name, v in merged.items():
             if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"CostWeights: expected term names, got {name!r}")
+                raise ConfigError(f"CostWeights: expected term names, got {name!r}")
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"CostWeights.{name}: expected a finite number >= 0, got {v!r}")
+                raise ConfigError(f"CostWeights.{name}: expected a finite number >= 0, got {v!r}")
         self._w = {k: float(v) for k, v in merged.items()}
 
     def __getitem__(self, name: str) -> float:
@@ -132,40 +133,40 @@ class PlannerConfig:
         for name in ("K", "T", "iterations"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"PlannerConfig.{name}: expected a positive integer, got {v!r}")
+                raise ConfigError(f"PlannerConfig.{name}: expected a positive integer, got {v!r}")
         for name in ("dt", "lambda_", "noise_std"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"PlannerConfig.{name}: expected a finite number > 0, got {v!r}")
+                raise ConfigError(f"PlannerConfig.{name}: expected a finite number > 0, got {v!r}")
         if not 0.0 <= self.noise_smoothing < 1.0:
-            raise ValueError(f"PlannerConfig.noise_smoothing: expected in [0, 1), got {self.noise_smoothing!r}")
+            raise ConfigError(f"PlannerConfig.noise_smoothing: expected in [0, 1), got {self.noise_smoothing!r}")
         if not 0.0 < self.noise_decay <= 1.0:
-            raise ValueError(f"PlannerConfig.noise_decay: expected in (0, 1], got {self.noise_decay!r}")
+            raise ConfigError(f"PlannerConfig.noise_decay: expected in (0, 1], got {self.noise_decay!r}")
         def std_ok(x) -> bool:
             return isinstance(x, int | float) and math.isfinite(x) and x >= 0
 
         v = self.tool_noise_std
         if isinstance(v, list | tuple):  # per world axis (YAML gives a list)
             if len(v) != 3 or not all(map(std_ok, v)):
-                raise ValueError(f"PlannerConfig.tool_noise_std: expected a number >= 0 or three (x, y, z), got {v!r}")
+                raise ConfigError(f"PlannerConfig.tool_noise_std: expected a number >= 0 or three (x, y, z), got {v!r}")
             object.__setattr__(self, "tool_noise_std", tuple(float(x) for x in v))
         elif not std_ok(v):
-            raise ValueError(f"PlannerConfig.tool_noise_std: expected a finite number >= 0, got {v!r}")
+            raise ConfigError(f"PlannerConfig.tool_noise_std: expected a finite number >= 0, got {v!r}")
         if not std_ok(self.tool_rot_noise_std):
-            raise ValueError(f"PlannerConfig.tool_rot_noise_std: expected a finite number >= 0, got {self.tool_rot_noise_std!r}")
+            raise ConfigError(f"PlannerConfig.tool_rot_noise_std: expected a finite number >= 0, got {self.tool_rot_noise_std!r}")
         if not isinstance(self.tool_damping, int | float) or not 0.0 < self.tool_damping <= 1.0:
-            raise ValueError(f"PlannerConfig.tool_damping: expected in (0, 1], got {self.tool_damping!r}")
+            raise ConfigError(f"PlannerConfig.tool_damping: expected in (0, 1], got {self.tool_damping!r}")
         v = self.max_tool_speed
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0):
-            raise ValueError(f"PlannerConfig.max_tool_speed: expected a number > 0 (m/s) or null, got {v!r}")
+            raise ConfigError(f"PlannerConfig.max_tool_speed: expected a number > 0 (m/s) or null, got {v!r}")
         if self.output not in OUTPUTS:
-            raise ValueError(f"PlannerConfig.output: expected one of {list(OUTPUTS)}, got {self.output!r}")
+            raise ConfigError(f"PlannerConfig.output: expected one of {list(OUTPUTS)}, got {self.output!r}")
         if self.goal_steps not in GOAL_STEPS:
-            raise ValueError(f"PlannerConfig.goal_steps: expected one of {list(GOAL_STEPS)}, got {self.goal_steps!r}")
+            raise ConfigError(f"PlannerConfig.goal_steps: expected one of {list(GOAL_STEPS)}, got {self.goal_steps!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
-            raise ValueError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
+            raise ConfigError(f"PlannerConfig.time_budget_s: expected > 0 or None, got {self.time_budget_s!r}")
         if not 0.0 <= self.joint_limit_margin < 0.5:
-            raise ValueError(f"PlannerConfig.joint_limit_margin: expected in [0, 0.5), got {self.joint_limit_margin!r}")
+            raise ConfigError(f"PlannerConfig.joint_limit_margin: expected in [0, 0.5), got {self.joint_limit_margin!r}")
         if isinstance(self.weights, Mapping) and not isinstance(self.weights, CostWeights):
             object.__setattr__(self, "weights", CostWeights(self.weights))
         if not isinstance(self.weights, CostWeights):
@@ -192,21 +193,21 @@ class PlannerConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "planner config") -> PlannerConfig:
         """Build from a mapping; unknown keys raise ``ValueError`` naming them."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping, got {type(data).__name__}")
+            raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
         data = dict(data)
         if "lambda" in data:
             data["lambda_"] = data.pop("lambda")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{source}: unknown keys {unknown} (expected some of {sorted(known)})")
+            raise ConfigError(f"{source}: unknown keys {unknown} (expected some of {sorted(known)})")
         w = data.pop("weights", None) or {}
         if not isinstance(w, dict):
-            raise ValueError(f"{source}: weights: expected a mapping, got {type(w).__name__}")
+            raise ConfigError(f"{source}: weights: expected a mapping, got {type(w).__name__}")
         try:
             return cls(**data, weights=CostWeights(w))
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise ConfigError(f"{source}: {e}") from None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> PlannerConfig:
@@ -219,5 +220,5 @@ class PlannerConfig:
         try:
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as e:
-            raise ValueError(f"planner config {p}: malformed YAML: {e}") from None
+            raise ConfigError(f"planner config {p}: malformed YAML: {e}") from None
         return cls.from_dict(data, source=f"planner config {p}")

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from planning.config import GOAL_STEPS, PlannerConfig
 from planning.dynamics import Rollout
+from planning.errors import PlanningError
 from planning.goal import ResolvedGoal
 
 __all__ = [
@@ -75,7 +76,7 @@ def goal_cost(xyz: Tensor, flow: Tensor, goal: ResolvedGoal, steps: str = "last"
     (``steps="last"``), or averaged over steps 1 to the goal's step (``"all"``: progress
     made early counts, as in a receding horizon only the first steps are executed)."""
     if steps not in GOAL_STEPS:
-        raise ValueError(f"goal_cost: steps: expected one of {list(GOAL_STEPS)}, got {steps!r}")
+        raise PlanningError(f"goal_cost: steps: expected one of {list(GOAL_STEPS)}, got {steps!r}")
     if steps == "last":
         pos = xyz[goal.index] + flow[:, goal.step, goal.index]  # (K, G, 3)
         return goal.distance(pos).mean(-1)

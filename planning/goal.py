@@ -24,10 +24,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pointwm.errors import PointwmError
+
 __all__ = ["Goal", "GoalError", "ResolvedGoal"]
 
 
-class GoalError(ValueError):
+class GoalError(PointwmError, ValueError):
     """A goal that cannot be used: bad syntax, no points selected, target out of reach."""
 
 

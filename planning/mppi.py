@@ -28,6 +28,7 @@ from torch import Tensor
 from planning.config import PlannerConfig
 from planning.costs import GENERIC_TERMS, CostInputs, CostTerm, JointLimits, term_names, total_cost
 from planning.dynamics import Rollout, as_dynamics
+from planning.errors import PlanningError
 from planning.goal import Goal, ResolvedGoal
 
 __all__ = [
@@ -43,10 +44,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, float], None]  # (iteration, iterations, best cost)
-
-
-class PlanningError(ValueError):
-    """Bad planner input (q0 outside the limits, a robot flow that does not match, ...)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +99,7 @@ def shift_sequence(seq: Tensor, steps: int) -> Tensor:
     """(T, J) joint targets ``seq`` advanced by ``steps`` (at most T - 1), the last target
     repeated at the end: what remains of a plan after executing its first ``steps``."""
     if steps < 0:
-        raise ValueError(f"shift_sequence: steps must be >= 0, got {steps}")
+        raise PlanningError(f"shift_sequence: steps must be >= 0, got {steps}")
     T = seq.shape[0]
     s = min(steps, T - 1) if T > 1 else 0
     return torch.cat([seq[s:], seq[-1:].expand(s, -1)], dim=0)

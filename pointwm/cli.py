@@ -1,5 +1,9 @@
 """The ``pointwm`` console command. Each subcommand lives in ``pointwm/commands/<name>.py``
-with ``register(subparsers)``; add its module name to ``COMMANDS`` to expose it."""
+with ``register(subparsers)``; add its module name to ``COMMANDS`` to expose it.
+
+Errors: a :class:`pointwm.errors.PointwmError` (bad input, a bad setting) or an ``OSError``
+(a missing or unreadable file) is printed as one line naming the input, exit status 2;
+``-v`` shows its traceback. Anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -9,12 +13,9 @@ import logging
 import sys
 
 from pointwm import __version__
+from pointwm.errors import PointwmError
 
 COMMANDS = ["demo", "capture", "cloud", "robot", "generate", "data", "model_info", "viz", "train", "train_recipe", "eval", "plan", "eval_plan"]
-
-
-class CLIError(Exception):
-    """An error for the user: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, TypeError, FileNotFoundError, OSError) as e:
-        # Library errors name their input; show them as one line, not a traceback.
+    except (PointwmError, OSError) as e:
+        # Domain errors name their input: one line, not a traceback (anything else, such as
+        # a TypeError from a bug, keeps its traceback).
         if args.verbose:
             raise
         print(f"pointwm {args.command}: error: {e}", file=sys.stderr)

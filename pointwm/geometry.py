@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
+
 __all__ = [
     "PointCloud",
     "as_transform",
@@ -53,7 +55,7 @@ class PointCloud:
         if not xyz.is_floating_point():
             xyz = xyz.float()
         if xyz.ndim != 2 or xyz.shape[-1] != 3:
-            raise ValueError(f"PointCloud.xyz: expected shape (N, 3), got {tuple(xyz.shape)}")
+            raise InputError(f"PointCloud.xyz: expected shape (N, 3), got {tuple(xyz.shape)}")
         object.__setattr__(self, "xyz", xyz)
         for name in ("color", "normals"):
             value = getattr(self, name)
@@ -66,12 +68,12 @@ class PointCloud:
                     + (" (convert uint8 colours with / 255)" if name == "color" else "")
                 )
             if value.shape != xyz.shape:
-                raise ValueError(
+                raise InputError(
                     f"PointCloud.{name}: expected shape {tuple(xyz.shape)} like xyz, "
                     f"got {tuple(value.shape)}"
                 )
             if value.device != xyz.device:
-                raise ValueError(
+                raise InputError(
                     f"PointCloud.{name}: on {value.device}, but xyz is on {xyz.device}"
                 )
             object.__setattr__(self, name, value)
@@ -106,7 +108,7 @@ class PointCloud:
         index = _as_tensor(index, "index")
         if index.dtype == torch.bool:
             if index.shape != (len(self),):
-                raise ValueError(f"index: boolean mask of shape ({len(self)},) expected, got {tuple(index.shape)}")
+                raise InputError(f"index: boolean mask of shape ({len(self)},) expected, got {tuple(index.shape)}")
             index = index.nonzero().squeeze(1)  # index_select beats boolean indexing per field
         return self._map(lambda t: t.index_select(0, index.to(t.device)))
 
@@ -120,7 +122,7 @@ class PointCloud:
     def cat(clouds: Sequence[PointCloud]) -> PointCloud:
         """Concatenate clouds; a field is kept only when every cloud has it."""
         if len(clouds) == 0:
-            raise ValueError("PointCloud.cat: expected at least one cloud")
+            raise InputError("PointCloud.cat: expected at least one cloud")
         out = {}
         for f in fields(PointCloud):
             values = [getattr(c, f.name) for c in clouds]
@@ -140,11 +142,11 @@ def as_transform(T, name: str = "T") -> Tensor:
     """Check and convert a (4, 4) rigid transform (tensor or array)."""
     T = _as_tensor(T, name)
     if T.shape[-2:] != (4, 4):
-        raise ValueError(f"{name}: expected a (4, 4) homogeneous transform, got shape {tuple(T.shape)}")
+        raise InputError(f"{name}: expected a (4, 4) homogeneous transform, got shape {tuple(T.shape)}")
     if not T.is_floating_point():
         T = T.double()
     if not torch.isfinite(T).all():
-        raise ValueError(f"{name}: contains NaN or inf")
+        raise InputError(f"{name}: contains NaN or inf")
     return T
 
 
@@ -174,11 +176,11 @@ def look_at(eye, target, up=(0.0, 0.0, 1.0), dtype: torch.dtype = torch.float64)
     up = torch.as_tensor(up, dtype=dtype)
     z = target - eye
     if torch.linalg.norm(z) < 1e-9:
-        raise ValueError("look_at: eye and target coincide")
+        raise InputError("look_at: eye and target coincide")
     z = z / torch.linalg.norm(z)
     x = torch.linalg.cross(z, up)
     if torch.linalg.norm(x) < 1e-9:
-        raise ValueError("look_at: viewing direction is parallel to up")
+        raise InputError("look_at: viewing direction is parallel to up")
     x = x / torch.linalg.norm(x)
     y = torch.linalg.cross(z, x)
     T = torch.eye(4, dtype=dtype)

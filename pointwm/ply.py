@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from pointwm.atomic import write_bytes
+from pointwm.errors import InputError
 from pointwm.geometry import PointCloud
 
 __all__ = ["read_ply", "write_ply"]
@@ -44,9 +45,9 @@ def write_ply(path: str | os.PathLike, cloud: PointCloud, attributes: dict[str, 
     for name, values in (attributes or {}).items():
         values = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values)
         if values.shape != (n,):
-            raise ValueError(f"write_ply: attribute {name!r} must have shape ({n},), got {values.shape}")
+            raise InputError(f"write_ply: attribute {name!r} must have shape ({n},), got {values.shape}")
         if not name.isidentifier():
-            raise ValueError(f"write_ply: attribute name {name!r} must be an identifier")
+            raise InputError(f"write_ply: attribute name {name!r} must be an identifier")
         fields.append((name, "<f4", values.astype(np.float32)))
     data = np.empty(n, dtype=[(name, dt) for name, dt, _ in fields])
     for name, _, values in fields:
@@ -65,7 +66,7 @@ def read_ply(path: str | os.PathLike) -> tuple[PointCloud, dict[str, np.ndarray]
     raw = path.read_bytes()
     end = raw.find(b"end_header\n")
     if not raw.startswith(b"ply") or end < 0:
-        raise ValueError(f"{path}: not a PLY file (no 'ply' magic or 'end_header')")
+        raise InputError(f"{path}: not a PLY file (no 'ply' magic or 'end_header')")
     lines = raw[:end].decode("ascii", "replace").splitlines()
     fmt, n, props, in_vertex = None, 0, [], False
     for line in lines:
@@ -80,15 +81,15 @@ def read_ply(path: str | os.PathLike) -> tuple[PointCloud, dict[str, np.ndarray]
                 n = int(parts[2])
         elif parts[0] == "property" and in_vertex:
             if parts[1] == "list":
-                raise ValueError(f"{path}: list properties on vertices are not supported")
+                raise InputError(f"{path}: list properties on vertices are not supported")
             if parts[1] not in _PLY_TYPES:
-                raise ValueError(f"{path}: unknown PLY property type {parts[1]!r}")
+                raise InputError(f"{path}: unknown PLY property type {parts[1]!r}")
             props.append((parts[2], _PLY_TYPES[parts[1]]))
     body = raw[end + len(b"end_header\n"):]
     if fmt == "binary_little_endian":
         dtype = np.dtype(props)
         if len(body) < n * dtype.itemsize:
-            raise ValueError(f"{path}: truncated ({len(body)} bytes of vertex data, expected {n * dtype.itemsize})")
+            raise InputError(f"{path}: truncated ({len(body)} bytes of vertex data, expected {n * dtype.itemsize})")
         data = np.frombuffer(body, dtype=dtype, count=n)
     elif fmt == "ascii":
         table = np.loadtxt(body.decode().splitlines()[:n], ndmin=2)
@@ -96,10 +97,10 @@ def read_ply(path: str | os.PathLike) -> tuple[PointCloud, dict[str, np.ndarray]
         for i, (name, _) in enumerate(props):
             data[name] = table[:, i]
     else:
-        raise ValueError(f"{path}: unsupported PLY format {fmt!r}")
+        raise InputError(f"{path}: unsupported PLY format {fmt!r}")
     names = set(data.dtype.names or ())
     if not {"x", "y", "z"} <= names:
-        raise ValueError(f"{path}: vertices have no x, y, z properties")
+        raise InputError(f"{path}: vertices have no x, y, z properties")
     xyz = np.stack([data["x"], data["y"], data["z"]], 1).astype(np.float32)
     used = {"x", "y", "z"}
     normals = color = None

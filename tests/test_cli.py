@@ -72,3 +72,28 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["cloud", str(SAMPLE_CAPTURE), "--workspace", "5", "5", "5", "6", "6", "6",
                  "--out", str(tmp_path / "x.ply")]) == 2
     assert "no valid point inside the workspace" in capsys.readouterr().err
+
+
+def test_domain_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch, capsys):
+    """A ``PointwmError`` (here an unknown planner, and a bad planner preset value) or an
+    ``OSError`` prints one line naming the input, exit status 2; a ``TypeError`` from a bug is
+    not swallowed."""
+    from pointwm import cli
+    from pointwm.commands import eval_plan
+    from pointwm.errors import ConfigError, PointwmError
+
+    assert cli.main(["eval-plan", "--planners", "nobody", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--planners: unknown ['nobody']" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("K: 0\n")
+    assert cli.main(["eval-plan", "--planners", "mppi_zero", "--config", str(bad), "--out", str(tmp_path)]) == 2
+    assert "PlannerConfig.K" in capsys.readouterr().err
+    assert issubclass(ConfigError, PointwmError) and issubclass(ConfigError, ValueError)
+
+    def bug(args):
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(eval_plan, "run", bug)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        cli.main(["eval-plan", "--out", str(tmp_path)])

@@ -23,6 +23,7 @@ from pointwm.commands.common import (
     warn_if_robot_differs,
     write_json,
 )
+from pointwm.errors import CLIError
 from pointwm.paths import ASSETS, SAMPLE_CAPTURE
 
 DEFAULT_CHECKPOINT = ASSETS / "checkpoints" / "tiny_sim.safetensors"
@@ -143,5 +144,5 @@ def _behind(robot, cloud, resolved):
     try:
         q = push_start_joints(robot, robot.default_q.numpy(), pts.numpy(), way.numpy())
     except ValueError as e:
-        raise ValueError(f"--start behind: {e}; pass --start default to plan from the default joints") from None
+        raise CLIError(f"--start behind: {e}; pass --start default to plan from the default joints") from None
     return torch.from_numpy(q).to(robot.default_q.dtype)

@@ -13,6 +13,7 @@ from pathlib import Path
 from kinematics import load_robot
 from planning import PlannerConfig
 from pointwm.commands.common import checkpoint_label, warn_if_robot_differs
+from pointwm.errors import CLIError
 from pointwm.eval.closed_loop import LoopConfig
 from pointwm.eval.plan_benchmark import (
     LEARNED,
@@ -107,17 +108,17 @@ def run(args: argparse.Namespace) -> int:
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     bad = [p for p in planners if p not in PLANNERS]
     if bad:
-        raise ValueError(f"--planners: unknown {bad} (expected some of {list(PLANNERS)})")
+        raise CLIError(f"--planners: unknown {bad} (expected some of {list(PLANNERS)})")
     if args.tasks < 1:
-        raise ValueError(f"--tasks: expected >= 1, got {args.tasks}")
+        raise CLIError(f"--tasks: expected >= 1, got {args.tasks}")
     if args.workers < 1 or args.threads < 1:
-        raise ValueError(f"--workers and --threads: expected >= 1, got {args.workers} and {args.threads}")
+        raise CLIError(f"--workers and --threads: expected >= 1, got {args.workers} and {args.threads}")
     if args.reposition_over and not args.reposition:
-        raise ValueError("--reposition-over goes with --reposition")
+        raise CLIError("--reposition-over goes with --reposition")
     model = None
     if any(p in LEARNED for p in planners):
         if args.checkpoint is None:
-            raise ValueError(f"--checkpoint is required for the planners {', '.join(LEARNED)}")
+            raise CLIError(f"--checkpoint is required for the planners {', '.join(LEARNED)}")
         model = load_models(args.checkpoint)  # fails here, once, on a bad checkpoint
         warn_if_robot_differs(model, load_robot(args.robot))
     checkpoint = args.checkpoint if model is not None else None

@@ -7,6 +7,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from pointwm.errors import CLIError
+
 log = logging.getLogger("pointwm")
 
 GOAL_HELP = (
@@ -58,15 +60,15 @@ def parse_joints(text: str | None, robot):
         for x in parts:
             k, v = x.split("=", 1)
             if k not in robot.joint_names:
-                raise ValueError(f"--joints: unknown joint {k!r} (robot {robot.name!r} has {list(robot.joint_names)})")
+                raise CLIError(f"--joints: unknown joint {k!r} (robot {robot.name!r} has {list(robot.joint_names)})")
             values[k] = float(v)
         return robot.q_from_dict(values)
     try:
         vals = [float(x) for x in parts]
     except ValueError:
-        raise ValueError(f"--joints: expected comma-separated numbers or name=value pairs, got {text!r}") from None
+        raise CLIError(f"--joints: expected comma-separated numbers or name=value pairs, got {text!r}") from None
     if len(vals) != robot.num_joints:
-        raise ValueError(
+        raise CLIError(
             f"--joints: expected {robot.num_joints} values for {list(robot.joint_names)}, got {len(vals)}"
         )
     return torch.tensor(vals, dtype=torch.float64)
@@ -167,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     warn_if_robot_differs(model, robot)
     model_T = int(model.config.num_steps)
     if args.horizon is not None and args.horizon != model_T:
-        raise ValueError(f"--horizon {args.horizon}: the checkpoint predicts T = {model_T} steps; plan with T = {model_T}")
+        raise CLIError(f"--horizon {args.horizon}: the checkpoint predicts T = {model_T} steps; plan with T = {model_T}")
     cfg = cfg.replace(T=model_T)
     _, cloud = cloud_from_capture(args.capture, args)
     ws = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))

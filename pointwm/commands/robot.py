@@ -7,6 +7,8 @@ import logging
 import math
 from pathlib import Path
 
+from pointwm.errors import CLIError
+
 log = logging.getLogger("pointwm")
 
 
@@ -43,14 +45,14 @@ def parse_joints(robot, values: list[str] | None):
             try:
                 pairs[name] = float(num)
             except ValueError:
-                raise ValueError(f"--joints: {v!r}: {num!r} is not a number") from None
+                raise CLIError(f"--joints: {v!r}: {num!r} is not a number") from None
         return robot.q_from_dict(pairs)
     if any("=" in v for v in values):
-        raise ValueError("--joints: give either J numbers or NAME=VALUE pairs, not a mix")
+        raise CLIError("--joints: give either J numbers or NAME=VALUE pairs, not a mix")
     try:
         q = torch.tensor([float(v) for v in values], dtype=torch.float64)
     except ValueError:
-        raise ValueError(f"--joints: expected numbers, got {values}") from None
+        raise CLIError(f"--joints: expected numbers, got {values}") from None
     return robot.check_q(q, "--joints")
 
 

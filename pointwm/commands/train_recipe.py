@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from pointwm.errors import CLIError
 from pointwm.paths import CONFIGS
 
 DEFAULT_RECIPE = CONFIGS / "train" / "recipe.yaml"
@@ -45,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointwm.cli import CLIError, main
+    from pointwm.cli import main
+    from pointwm.errors import CLIError
     from pointwm.train.recipe import load_recipe, plan_steps
 
     if args.workers is not None and args.workers < 1:
@@ -106,15 +108,15 @@ def check_generate_args(recipe) -> dict[str, dict]:
         try:
             ns = parser.parse_args(["OUT", *a.args])
         except _ArgError as e:
-            raise ValueError(f"{field}: pointwm generate: {e}") from None
+            raise CLIError(f"{field}: pointwm generate: {e}") from None
         owned = [k for k in ("clips", "seed", "workers", "no_progress") if getattr(ns, k) is not _OWNED]
         if owned:
-            raise ValueError(f"{field}: sets {['--' + k.replace('_', '-') for k in owned]}; give clips and seed "
+            raise CLIError(f"{field}: sets {['--' + k.replace('_', '-') for k in owned]}; give clips and seed "
                              "as the archive's fields and the worker count to train-recipe")
         try:
             cfg = generate.sim_config(ns)
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{field}: {e}") from None
+            raise CLIError(f"{field}: {e}") from None
         configs[a.name] = json.loads(json.dumps(archive_config(a.seed, cfg, ns.clips_per_shard)))
     return configs
 
@@ -137,5 +139,5 @@ def check_existing_archives(recipe, data_dir: Path, configs: dict[str, dict]) ->
                         "(used as it is, but it cannot be extended)", root, have.get("version"), want["version"])
         elif diff:
             detail = ", ".join(f"{k}: {have.get(k)!r} -> {want.get(k)!r}" for k in diff)
-            raise ValueError(f"archive {root} was not made by recipe {recipe.path}'s command for {a.name!r} "
+            raise CLIError(f"archive {root} was not made by recipe {recipe.path}'s command for {a.name!r} "
                              f"({detail}); use another --data-dir or remove it")

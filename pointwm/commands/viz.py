@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pointwm.errors import CLIError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     scene = open_source(args.path, clip=args.clip)
     which = args.flow
     if which != "auto" and scene.flow(which) is None:
-        raise ValueError(f"{args.path}: has no {'predicted' if which == 'pred' else 'ground-truth'} flow "
+        raise CLIError(f"{args.path}: has no {'predicted' if which == 'pred' else 'ground-truth'} flow "
                          f"(use --flow auto)")
     print(f"{scene.name}: {scene.num_points} scene points, {scene.robot_flow.shape[1]} robot points, "
           f"T = {scene.num_steps}")

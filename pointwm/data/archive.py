@@ -34,6 +34,7 @@ import numpy as np
 
 from pointwm.atomic import write_bytes
 from pointwm.data.clip import CameraView, Clip, ClipError
+from pointwm.errors import InputError, PointwmError
 
 __all__ = [
     "FORMAT",
@@ -73,11 +74,11 @@ _CLIP_ARRAYS = {
 _CAMERA_ARRAYS = {"depth": np.uint16, "K": np.float64, "T_world_cam": np.float64, "seg": np.int32}
 
 
-class ArchiveError(ValueError):
+class ArchiveError(PointwmError, ValueError):
     """An archive that cannot be used at all (no manifest, wrong format or schema)."""
 
 
-class ShardError(ValueError):
+class ShardError(PointwmError, ValueError):
     """A shard that is missing, truncated, corrupt or does not match the manifest."""
 
 
@@ -365,7 +366,7 @@ class ArchiveWriter:
         span: source items the shard covers (default: the number of clips).
         """
         if not clips:
-            raise ValueError(f"shard {index}: expected at least one clip")
+            raise InputError(f"shard {index}: expected at least one clip")
         data = _tar_bytes(clips)
         info = ShardInfo(shard_name(index), int(index), len(clips), len(data),
                          hashlib.sha256(data).hexdigest(), int(span if span is not None else len(clips)))

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from pointwm.data.sample import TrainSample
+from pointwm.errors import ConfigError
 
 __all__ = [
     "AugmentConfig",
@@ -56,12 +57,12 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.scale_range[0] <= self.scale_range[1]:
-            raise ValueError(f"AugmentConfig.scale_range: expected 0 < lo <= hi, got {self.scale_range}")
+            raise ConfigError(f"AugmentConfig.scale_range: expected 0 < lo <= hi, got {self.scale_range}")
         for name in ("flip_prob", "drop_prob"):
             if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"AugmentConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
+                raise ConfigError(f"AugmentConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
         if self.max_points < 1:
-            raise ValueError(f"AugmentConfig.max_points: expected >= 1, got {self.max_points}")
+            raise ConfigError(f"AugmentConfig.max_points: expected >= 1, got {self.max_points}")
 
 
 def _uniform(g: torch.Generator, lo: float, hi: float) -> float:

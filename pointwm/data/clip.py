@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pointwm.errors import PointwmError
+
 __all__ = ["CameraView", "Clip", "ClipError"]
 
 
-class ClipError(ValueError):
+class ClipError(PointwmError, ValueError):
     """A clip whose fields are missing, malformed or disagree in shape. Names the clip."""
 
 

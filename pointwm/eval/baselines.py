@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
+
 
 def zero_flow(scene_xyz: Tensor, robot_flow: Tensor) -> Tensor:
     """Nothing moves: (T, N, 3) zeros for scene_xyz (N, 3) and robot_flow (T+1, M, 3)."""
@@ -20,7 +22,7 @@ def nearest_robot_point_flow(scene_xyz: Tensor, robot_flow: Tensor, radius: floa
     point's displacement from t0 at every step. Returns (T, N, 3) metres.
     """
     if robot_flow.ndim != 3 or robot_flow.shape[-1] != 3:
-        raise ValueError(f"robot_flow: expected (T+1, M, 3), got {tuple(robot_flow.shape)}")
+        raise InputError(f"robot_flow: expected (T+1, M, 3), got {tuple(robot_flow.shape)}")
     n = scene_xyz.shape[0]
     flow = scene_xyz.new_zeros((robot_flow.shape[0] - 1, n, 3))
     if n == 0 or robot_flow.shape[1] == 0:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from planning import Dynamics, shift_sequence
+from pointwm.errors import ConfigError
 from pointwm.tasks.push import PushEnv
 from pointwm.tasks.reposition import RepositionMove
 
@@ -54,11 +55,11 @@ class LoopConfig:
         for name in ("execute_steps", "near_execute_steps", "max_replans"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
-                raise ValueError(f"LoopConfig.{name}: expected an integer >= 1, got {v!r}")
+                raise ConfigError(f"LoopConfig.{name}: expected an integer >= 1, got {v!r}")
         if not (isinstance(self.settle_steps, int) and self.settle_steps >= 0):
-            raise ValueError(f"LoopConfig.settle_steps: expected an integer >= 0, got {self.settle_steps!r}")
+            raise ConfigError(f"LoopConfig.settle_steps: expected an integer >= 0, got {self.settle_steps!r}")
         if self.near_radius is not None and not (isinstance(self.near_radius, int | float) and self.near_radius > 0):
-            raise ValueError(f"LoopConfig.near_radius: expected a distance > 0 (m) or None, got {self.near_radius!r}")
+            raise ConfigError(f"LoopConfig.near_radius: expected a distance > 0 (m) or None, got {self.near_radius!r}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pointwm.errors import InputError
 from pointwm.eval.baselines import nearest_robot_point_flow, zero_flow
 from pointwm.eval.metrics import MOVED_THRESHOLD, FlowMetrics
 
@@ -117,7 +118,7 @@ def evaluate(
 
     roots = [data] if isinstance(data, str | os.PathLike) else list(data)
     if max_clips is not None and max_clips < 1:
-        raise ValueError(f"max_clips: expected >= 1, got {max_clips}")
+        raise InputError(f"max_clips: expected >= 1, got {max_clips}")
     ds = ArchiveDataset(roots, transform=lambda c: clip_to_sample(c, num_robot_points))
     metrics = {name: FlowMetrics() for name in PREDICTORS}
     total = ds.num_clips if max_clips is None else min(max_clips, ds.num_clips)
@@ -130,7 +131,7 @@ def evaluate(
             if n >= total:
                 break
             if s.points.shape[0] != model.config.num_steps + 1:
-                raise ValueError(
+                raise InputError(
                     f"eval data: clip {s.key!r} has T = {s.points.shape[0] - 1} steps, the model predicts "
                     f"{model.config.num_steps}"
                 )
@@ -151,7 +152,7 @@ def evaluate(
             n += 1
             bar.update(1)
     if n == 0:
-        raise ValueError(f"eval data {[str(r) for r in roots]}: no readable clip")
+        raise InputError(f"eval data {[str(r) for r in roots]}: no readable clip")
     report = EvalReport(checkpoint=checkpoint, data=[str(r) for r in roots], metrics=metrics, clips=n,
                         skipped=ds.skipped["clips"] + ds.skipped["shards"],
                         seconds=time.perf_counter() - t0,

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from planning import MPPIPlanner, PlannerConfig, RandomShootingPlanner
+from pointwm.errors import ConfigError
 from pointwm.eval.closed_loop import ClosedLoop, LoopConfig
 from pointwm.sim import SimDynamics
 from pointwm.tasks.push import COST_TERMS, PushConfig, PushEnv, make_task
@@ -48,14 +49,14 @@ def parse_variant(text: str) -> Variant:
     name, sep, spec = text.partition("=")
     parts = spec.split(":")
     if not sep or not name or len(parts) not in (2, 3) or parts[0] not in ("mppi", "random"):
-        raise ValueError(f"variant: expected NAME=mppi|random:PRESET[:KEY=VALUE,...], got {text!r}")
+        raise ConfigError(f"variant: expected NAME=mppi|random:PRESET[:KEY=VALUE,...], got {text!r}")
     cfg = PlannerConfig.from_yaml(parts[1])
     if len(parts) == 3:
         over = {}
         for kv in parts[2].split(","):
             k, eq, v = kv.partition("=")
             if not eq:
-                raise ValueError(f"variant: expected KEY=VALUE in {text!r}, got {kv!r}")
+                raise ConfigError(f"variant: expected KEY=VALUE in {text!r}, got {kv!r}")
             try:
                 over[k] = json.loads(v)
             except json.JSONDecodeError:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
+
 MOVED_THRESHOLD = 0.005  # metres, PointWorld's
 
 
@@ -37,14 +39,14 @@ class FlowMetrics:
         valid: (..., T, N) bool, points whose ground truth counts (None: all).
         """
         if pred.shape != target.shape or pred.shape[-1] != 3 or pred.ndim < 3:
-            raise ValueError(
+            raise InputError(
                 f"FlowMetrics.update: pred {tuple(pred.shape)} and target {tuple(target.shape)} "
                 "must both be (..., T, N, 3)"
             )
         if valid is None:
             valid = torch.ones(pred.shape[:-1], dtype=torch.bool, device=pred.device)
         elif valid.shape != pred.shape[:-1]:
-            raise ValueError(f"FlowMetrics.update: valid must be {tuple(pred.shape[:-1])}, got {tuple(valid.shape)}")
+            raise InputError(f"FlowMetrics.update: valid must be {tuple(pred.shape[:-1])}, got {tuple(valid.shape)}")
         err = (pred.double() - target.double()).norm(dim=-1)  # (..., T, N)
         moved = target.double().norm(dim=-1) > self.moved_threshold
         masks = (valid, valid & moved, valid & ~moved)
@@ -55,7 +57,7 @@ class FlowMetrics:
         if self.sums is None:
             self.sums, self.counts = torch.zeros(3, T, dtype=torch.float64), torch.zeros(3, T, dtype=torch.float64)
         elif self.sums.shape[1] != T:
-            raise ValueError(f"FlowMetrics.update: T = {T} but earlier clips had T = {self.sums.shape[1]}")
+            raise InputError(f"FlowMetrics.update: T = {T} but earlier clips had T = {self.sums.shape[1]}")
         self.sums += sums
         self.counts += counts
 
@@ -72,7 +74,7 @@ class FlowMetrics:
     def per_step(self) -> dict[str, list[float]]:
         """{"l2": [T values], "l2_moved": [...], "l2_static": [...]} in metres (NaN if no points)."""
         if self.sums is None:
-            raise ValueError("FlowMetrics: no clip added yet")
+            raise InputError("FlowMetrics: no clip added yet")
         mean = self.sums / self.counts.clamp(min=1)
         mean = torch.where(self.counts > 0, mean, torch.full_like(mean, float("nan")))
         return {name: mean[i].tolist() for i, name in enumerate(("l2", "l2_moved", "l2_static"))}
@@ -80,7 +82,7 @@ class FlowMetrics:
     def summary(self) -> dict[str, float]:
         """Means over all steps: l2, l2_moved, l2_static (metres) and the moved fraction."""
         if self.sums is None:
-            raise ValueError("FlowMetrics: no clip added yet")
+            raise InputError("FlowMetrics: no clip added yet")
         s, c = self.sums.sum(1), self.counts.sum(1)
         out = {name: (float(s[i] / c[i]) if c[i] > 0 else float("nan"))
                for i, name in enumerate(("l2", "l2_moved", "l2_static"))}

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from kinematics import load_robot
 from planning import GENERIC_TERMS, MPPIPlanner, PlannerConfig, RandomShootingPlanner, zero_dynamics
 from pointwm.atomic import write_json
+from pointwm.errors import ConfigError
 from pointwm.eval.closed_loop import DynamicsFor, LoopConfig, run_task
 from pointwm.model.ensemble import load_models
 from pointwm.sim import SimDynamics
@@ -78,9 +79,9 @@ def planner_dynamics(name: str, model=None) -> DynamicsFor:
     if name == "mppi_zero":
         return lambda env, seg: zero_dynamics
     if name not in LEARNED:
-        raise ValueError(f"unknown planner {name!r} (expected one of {list(PLANNERS)})")
+        raise ConfigError(f"unknown planner {name!r} (expected one of {list(PLANNERS)})")
     if model is None:
-        raise ValueError(f"planner {name!r} needs a world model")
+        raise ConfigError(f"planner {name!r} needs a world model")
     return lambda env, seg: model
 
 
@@ -137,7 +138,7 @@ def check_settings(out: Path, rows: list, settings: dict) -> None:
         old = _normalise(json.loads(path.read_text()))
         if old != settings:
             diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
-            raise ValueError(
+            raise ConfigError(
                 f"--out {out}: results.jsonl holds runs made with other settings (differ: {', '.join(diff)}); "
                 f"use another --out, or delete {out / 'results.jsonl'} to start over"
             )
@@ -182,9 +183,9 @@ def run_benchmark(out: Path, bench: Benchmark, seeds: Iterable[int], planners: l
     outcomes do not depend on it, the planning times do."""
     bad = [p for p in planners if p not in PLANNERS]
     if bad:
-        raise ValueError(f"planners: unknown {bad} (expected some of {list(PLANNERS)})")
+        raise ConfigError(f"planners: unknown {bad} (expected some of {list(PLANNERS)})")
     if any(p in LEARNED for p in planners) and checkpoint is None:
-        raise ValueError(f"a world-model checkpoint is required for the planners {list(LEARNED)}")
+        raise ConfigError(f"a world-model checkpoint is required for the planners {list(LEARNED)}")
     seeds = list(seeds)
     out.mkdir(parents=True, exist_ok=True)
     jsonl = out / "results.jsonl"
@@ -297,7 +298,7 @@ def merge_runs(dirs: list[Path]) -> tuple[list[dict], dict]:
     for d in dirs:
         jsonl, spath = d / "results.jsonl", d / "settings.json"
         if not jsonl.is_file() or not spath.is_file():
-            raise ValueError(f"--summarise {d}: expected an eval-plan --out folder with results.jsonl and settings.json")
+            raise ConfigError(f"--summarise {d}: expected an eval-plan --out folder with results.jsonl and settings.json")
         settings = _normalise(json.loads(spath.read_text()))
         here = [json.loads(x) for x in jsonl.read_text().splitlines() if x.strip()]
         shared = {k: v for k, v in settings.items() if k != "checkpoint_sha256"}
@@ -305,16 +306,16 @@ def merge_runs(dirs: list[Path]) -> tuple[list[dict], dict]:
             first = (d, shared)
         elif shared != first[1]:
             diff = sorted(k for k in set(shared) | set(first[1]) if shared.get(k) != first[1].get(k))
-            raise ValueError(f"--summarise: {d} and {first[0]} were run with other settings (differ: {', '.join(diff)})")
+            raise ConfigError(f"--summarise: {d} and {first[0]} were run with other settings (differ: {', '.join(diff)})")
         if any(r["planner"] in LEARNED for r in here):
             if ckpt is None:
                 ckpt = (d, settings.get("checkpoint_sha256"))
             elif settings.get("checkpoint_sha256") != ckpt[1]:
-                raise ValueError(f"--summarise: {d} and {ckpt[0]} ran the learned model from other checkpoints")
+                raise ConfigError(f"--summarise: {d} and {ckpt[0]} ran the learned model from other checkpoints")
         for r in here:
             key = (r["seed"], r["planner"])
             if key in rows and rows[key]["success"] != r["success"]:
-                raise ValueError(f"--summarise: seed {key[0]} of {key[1]} has two different outcomes (one in {d})")
+                raise ConfigError(f"--summarise: seed {key[0]} of {key[1]} has two different outcomes (one in {d})")
             rows.setdefault(key, r)
     return list(rows.values()), (first[1] if first else {})
 

@@ -21,6 +21,7 @@ import torch
 
 from kinematics.ik import arm_and_grippers, dls_ik, tool_link_index
 from planning import Rollout
+from pointwm.errors import ConfigError
 from pointwm.sim import SimDynamics
 from pointwm.tasks.push import PushConfig, PushEnv, make_task
 
@@ -61,7 +62,7 @@ def calibrate(model, robot, seed: int, family: str = "lengths", offsets_cm=(0.0,
     target in 5 steps and the scene settled ``hold`` steps (``pre`` 0: from the start pose).
     T is the model's; ``dt`` the planner presets' step (s)."""
     if family not in ("lengths", "offsets", "retreat"):
-        raise ValueError(f"calibrate: family: expected lengths, offsets or retreat, got {family!r}")
+        raise ConfigError(f"calibrate: family: expected lengths, offsets or retreat, got {family!r}")
     task = task or PushConfig(robot=robot.name)
     T = int(model.config.num_steps)
     env = PushEnv(make_task(seed, task, robot, T, dt), robot, task, T, dt)

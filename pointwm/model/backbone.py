@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from pointwm.errors import InputError
 from pointwm.model.modules import Block, GridPooling, GridUnpooling, patch_layout, prepare_stage
 from pointwm.model.serialization import ORDERS
 from pointwm.model.structure import PointBatch
@@ -48,23 +49,23 @@ class BackboneConfig:
     def __post_init__(self) -> None:
         s = len(self.enc_depths)
         if s < 1 or len(self.enc_channels) != s or len(self.enc_num_heads) != s:
-            raise ValueError(
+            raise InputError(
                 f"BackboneConfig: enc_depths, enc_channels and enc_num_heads must have equal "
                 f"length >= 1, got {self.enc_depths}, {self.enc_channels}, {self.enc_num_heads}"
             )
         for name in ("dec_depths", "dec_channels", "dec_num_heads"):
             if len(getattr(self, name)) != s - 1:
-                raise ValueError(f"BackboneConfig: {name} must have {s - 1} entries, got {getattr(self, name)}")
+                raise InputError(f"BackboneConfig: {name} must have {s - 1} entries, got {getattr(self, name)}")
         for name, ch, hd in (("enc", self.enc_channels, self.enc_num_heads),
                              ("dec", self.dec_channels, self.dec_num_heads)):
             for c, h in zip(ch, hd, strict=True):
                 if c % h:
-                    raise ValueError(f"BackboneConfig: {name} channels {c} not divisible by {h} heads")
+                    raise InputError(f"BackboneConfig: {name} channels {c} not divisible by {h} heads")
         bad = [o for o in self.orders if o not in ORDERS]
         if not self.orders or bad:
-            raise ValueError(f"BackboneConfig: orders must be a non-empty subset of {ORDERS}, got {self.orders}")
+            raise InputError(f"BackboneConfig: orders must be a non-empty subset of {ORDERS}, got {self.orders}")
         if self.patch_size < 1:
-            raise ValueError(f"BackboneConfig: patch_size must be >= 1, got {self.patch_size}")
+            raise InputError(f"BackboneConfig: patch_size must be >= 1, got {self.patch_size}")
 
     @property
     def out_channels(self) -> int:

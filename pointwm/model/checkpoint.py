@@ -22,13 +22,14 @@ from torch import Tensor
 __all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "read_checkpoint_with_robots", "write_checkpoint"]
 
 from pointwm.atomic import atomic_path
+from pointwm.errors import PointwmError
 
 log = logging.getLogger(__name__)
 
 FORMAT = "pointwm.world_model/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PointwmError, ValueError):
     """A checkpoint file that is missing, truncated, corrupt or does not fit the model."""
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pointwm.errors import ConfigError
 from pointwm.model.backbone import BackboneConfig
 
 __all__ = ["ModelConfig", "default_flow_std"]
@@ -61,27 +62,27 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.num_steps < 1:
-            raise ValueError(f"ModelConfig.num_steps must be >= 1, got {self.num_steps}")
+            raise ConfigError(f"ModelConfig.num_steps must be >= 1, got {self.num_steps}")
         if not self.grid_size > 0 or not self.scene_voxel_size > 0:
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig: grid_size and scene_voxel_size must be > 0 m, got "
                 f"{self.grid_size}, {self.scene_voxel_size}"
             )
         n_pool = len(self.backbone.enc_depths) - 1
         if not n_pool + 1 <= self.serialization_depth <= 18:
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.serialization_depth must be in [{n_pool + 1}, 18], got {self.serialization_depth}"
             )
         if self.time_dim < 2 or self.time_dim % 2:
-            raise ValueError(f"ModelConfig.time_dim must be even and >= 2, got {self.time_dim}")
+            raise ConfigError(f"ModelConfig.time_dim must be even and >= 2, got {self.time_dim}")
         if self.flow_std is not None:
             object.__setattr__(self, "flow_std", tuple(float(s) for s in self.flow_std))
             if len(self.flow_std) != self.num_steps or min(self.flow_std) <= 0:
-                raise ValueError(
+                raise ConfigError(
                     f"ModelConfig.flow_std must hold {self.num_steps} positive values, got {self.flow_std}"
                 )
         if min(self.candidate_chunk, self.cpu_candidate_chunk, self.max_scene_points, self.num_robot_types) < 1:
-            raise ValueError(
+            raise ConfigError(
                 "ModelConfig: candidate_chunk, cpu_candidate_chunk, max_scene_points and "
                 "num_robot_types must be >= 1"
             )
@@ -98,20 +99,20 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> ModelConfig:
         """Build from a plain dict (YAML / JSON); unknown keys raise ``ValueError`` naming them."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping, got {type(data).__name__}")
+            raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
         data = dict(data)
         bb = data.pop("backbone", {}) or {}
         known = {f.name for f in fields(cls)} - {"backbone"}
         bb_known = {f.name for f in fields(BackboneConfig)}
         unknown = sorted(set(data) - known) + [f"backbone.{k}" for k in sorted(set(bb) - bb_known)]
         if unknown:
-            raise ValueError(f"{source}: unknown model config keys {unknown}")
+            raise ConfigError(f"{source}: unknown model config keys {unknown}")
         bb = {k: tuple(v) if isinstance(v, list) else v for k, v in bb.items()}
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         try:
             return cls(**data, backbone=BackboneConfig(**bb))
         except TypeError as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise ConfigError(f"{source}: {e}") from None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ModelConfig:

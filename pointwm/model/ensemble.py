@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
 from pointwm.model.checkpoint import CheckpointError
 from pointwm.model.world_model import WorldModel
 
@@ -28,10 +29,10 @@ class ModelEnsemble:
     def __init__(self, models: Sequence[WorldModel]) -> None:
         models = list(models)
         if len(models) < 2:
-            raise ValueError(f"ModelEnsemble: expected at least 2 models, got {len(models)}")
+            raise InputError(f"ModelEnsemble: expected at least 2 models, got {len(models)}")
         steps = [m.config.num_steps for m in models]
         if len(set(steps)) > 1:
-            raise ValueError(f"ModelEnsemble: the models predict different numbers of steps {steps}; "
+            raise InputError(f"ModelEnsemble: the models predict different numbers of steps {steps}; "
                              "an ensemble needs one horizon")
         self.models = models
 
@@ -52,7 +53,7 @@ class ModelEnsemble:
     def predict(self, scene: Any, robot_flow: Tensor, *args: Any, return_log_var: bool = False, **kwargs: Any) -> Tensor:
         """As :meth:`WorldModel.predict`, averaged over the members (no log-variance)."""
         if return_log_var:
-            raise ValueError("ModelEnsemble.predict: return_log_var is not supported (the members' "
+            raise InputError("ModelEnsemble.predict: return_log_var is not supported (the members' "
                              "variances are not combined)")
         out = self.models[0].predict(scene, robot_flow, *args, **kwargs)
         for m in self.models[1:]:
@@ -68,7 +69,7 @@ def load_models(paths: Sequence[str | Path], device: torch.device | str | None =
     :class:`CheckpointError` naming the checkpoint that fails to load."""
     paths = list(paths)
     if not paths:
-        raise ValueError("load_models: expected at least one checkpoint path")
+        raise InputError("load_models: expected at least one checkpoint path")
     models = [WorldModel.load(p, device) for p in paths]
     if len(models) == 1:
         return models[0]

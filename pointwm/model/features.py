@@ -22,6 +22,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from pointwm.errors import InputError
+
 __all__ = [
     "CONTACT_FEATURES_PER_STEP",
     "SCENE_FEATURES",
@@ -44,7 +46,7 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 100.0) -> Tens
     Frequencies are geometric from 1 to 1 / max_period (steps); ``dim`` must be even.
     """
     if dim % 2:
-        raise ValueError(f"sinusoidal_embedding: dim must be even, got {dim}")
+        raise InputError(f"sinusoidal_embedding: dim must be even, got {dim}")
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     angle = t.to(torch.float32)[..., None] * freqs

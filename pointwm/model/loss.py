@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pointwm.errors import InputError
+
 __all__ = ["flow_loss", "motion_weight"]
 
 
@@ -66,12 +68,12 @@ def flow_loss(
             near_weight: their weight floor (0: off).
     """
     if pred.shape != target.shape or pred.shape[-1] != 3:
-        raise ValueError(f"flow_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be (…, T, N, 3)")
+        raise InputError(f"flow_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be (…, T, N, 3)")
     t = pred.shape[-3]
     if flow_std.shape != (t,):
-        raise ValueError(f"flow_loss: flow_std must be ({t},), got {tuple(flow_std.shape)}")
+        raise InputError(f"flow_loss: flow_std must be ({t},), got {tuple(flow_std.shape)}")
     if log_var is None and fixed_log_var is None:
-        raise ValueError("flow_loss: pass log_var or fixed_log_var")
+        raise InputError("flow_loss: pass log_var or fixed_log_var")
     std = flow_std.to(pred)[:, None, None]  # (T, 1, 1)
     target_norm = target.clamp(-max_displacement, max_displacement) / std
     err = F.huber_loss(pred, target_norm, reduction="none", delta=huber_delta).sum(-1)  # (…, T, N)
@@ -79,13 +81,13 @@ def flow_loss(
         lv = torch.full_like(err, float(fixed_log_var))
     else:
         if log_var.shape != err.shape:
-            raise ValueError(f"flow_loss: log_var must be {tuple(err.shape)}, got {tuple(log_var.shape)}")
+            raise InputError(f"flow_loss: log_var must be {tuple(err.shape)}, got {tuple(log_var.shape)}")
         lv = log_var
     nll = 0.5 * (err * torch.exp(-lv) + lv)
     w = motion_weight(target, moved_threshold, min_weight=min_weight)
     if near is not None and near_weight > 0:
         if near.shape != w.shape[:-2] + w.shape[-1:]:
-            raise ValueError(f"flow_loss: near must be {tuple(w.shape[:-2] + w.shape[-1:])}, got {tuple(near.shape)}")
+            raise InputError(f"flow_loss: near must be {tuple(w.shape[:-2] + w.shape[-1:])}, got {tuple(near.shape)}")
         w = torch.maximum(w, near_weight * near[..., None, :].to(w.dtype))
     if mask is not None:
         m = mask if mask.shape == w.shape else mask[..., None, :].expand_as(w)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pointwm import ops
+from pointwm.errors import InputError
 from pointwm.model.serialization import encode, serialize
 from pointwm.model.structure import PointBatch, batch_to_offset
 
@@ -137,7 +138,7 @@ class PatchAttention(nn.Module):
     def __init__(self, channels: int, num_heads: int, patch_size: int) -> None:
         super().__init__()
         if channels % num_heads:
-            raise ValueError(f"PatchAttention: channels {channels} not divisible by {num_heads} heads")
+            raise InputError(f"PatchAttention: channels {channels} not divisible by {num_heads} heads")
         self.channels, self.num_heads, self.patch_size = channels, num_heads, patch_size
         self.qkv = nn.Linear(channels, 3 * channels)
         self.proj = nn.Linear(channels, channels)
@@ -204,7 +205,7 @@ class GridPooling(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int = 2) -> None:
         super().__init__()
         if stride < 2 or stride & (stride - 1):
-            raise ValueError(f"GridPooling: stride must be a power of two >= 2, got {stride}")
+            raise InputError(f"GridPooling: stride must be a power of two >= 2, got {stride}")
         self.stride = stride
         self.shift = int(math.log2(stride))
         self.proj = nn.Linear(in_channels, out_channels)

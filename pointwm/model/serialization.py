@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
+
 __all__ = ["ORDERS", "encode", "hilbert_encode", "serialize", "z_order_encode"]
 
 ORDERS = ("z", "z-trans", "hilbert", "hilbert-trans")
@@ -23,16 +25,16 @@ _CODE_BITS = 63
 
 def _check_grid(grid_coord: Tensor, depth: int, name: str) -> Tensor:
     if grid_coord.ndim != 2 or grid_coord.shape[1] != 3:
-        raise ValueError(f"{name}: grid_coord must be (N, 3), got {tuple(grid_coord.shape)}")
+        raise InputError(f"{name}: grid_coord must be (N, 3), got {tuple(grid_coord.shape)}")
     if grid_coord.is_floating_point():
         raise TypeError(f"{name}: grid_coord must be an integer tensor, got {grid_coord.dtype}")
     if not 1 <= depth <= 21:
-        raise ValueError(f"{name}: depth must be in [1, 21] bits per axis, got {depth}")
+        raise InputError(f"{name}: depth must be in [1, 21] bits per axis, got {depth}")
     g = grid_coord.long()
     if g.numel():
         lo, hi = int(g.min()), int(g.max())
         if lo < 0 or hi >= (1 << depth):
-            raise ValueError(
+            raise InputError(
                 f"{name}: grid coordinates must lie in [0, 2**{depth}) for depth {depth}, "
                 f"got [{lo}, {hi}] (the scene is too large for the serialisation depth)"
             )
@@ -105,7 +107,7 @@ def encode(grid_coord: Tensor, batch: Tensor | None, depth: int, order: str = "z
     bits left above the code (the bit budget), or coordinates are out of range.
     """
     if order not in ORDERS:
-        raise ValueError(f"encode: order must be one of {ORDERS}, got {order!r}")
+        raise InputError(f"encode: order must be one of {ORDERS}, got {order!r}")
     if order.endswith("-trans"):
         grid_coord = grid_coord[:, [1, 0, 2]]
     curve = z_order_encode if order.startswith("z") else hilbert_encode
@@ -115,7 +117,7 @@ def encode(grid_coord: Tensor, batch: Tensor | None, depth: int, order: str = "z
     batch = batch.long()
     max_batch = int(batch.max()) if batch.numel() else 0
     if max_batch.bit_length() + 3 * depth > _CODE_BITS:
-        raise ValueError(
+        raise InputError(
             f"encode: {max_batch + 1} samples at depth {depth} need "
             f"{max_batch.bit_length() + 3 * depth} bits, more than the {_CODE_BITS}-bit budget"
         )

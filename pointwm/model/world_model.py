@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from pointwm import ops
+from pointwm.errors import InputError
 from pointwm.geometry import PointCloud
 from pointwm.model.backbone import PointTransformerV3
 from pointwm.model.checkpoint import CheckpointError, read_checkpoint_with_robots, write_checkpoint
@@ -81,19 +82,19 @@ class RobotInput:
         f = self.flow
         if not isinstance(f, Tensor) or f.ndim != 3 or f.shape[-1] != 3 or f.shape[0] < 2 or f.shape[1] < 1:
             shape = tuple(f.shape) if isinstance(f, Tensor) else type(f).__name__
-            raise ValueError(f"robot_flow: expected (T+1, M, 3) with T >= 1, M >= 1, got {shape}")
+            raise InputError(f"robot_flow: expected (T+1, M, 3) with T >= 1, M >= 1, got {shape}")
         if not f.is_floating_point():
             raise TypeError(f"robot_flow: expected a floating-point tensor (metres), got {f.dtype}")
         if not bool(torch.isfinite(f).all()):
-            raise ValueError("robot_flow: contains NaN or infinite values")
+            raise InputError("robot_flow: contains NaN or infinite values")
         if self.normals is not None:
             n = self.normals
             if n.shape not in (f.shape, f.shape[1:]):
-                raise ValueError(
+                raise InputError(
                     f"robot_normals: expected {tuple(f.shape[1:])} or {tuple(f.shape)}, got {tuple(n.shape)}"
                 )
         if self.gripper is not None and self.gripper.shape != f.shape[:1]:
-            raise ValueError(f"gripper: expected ({f.shape[0]},), got {tuple(self.gripper.shape)}")
+            raise InputError(f"gripper: expected ({f.shape[0]},), got {tuple(self.gripper.shape)}")
 
 
 @dataclass
@@ -211,7 +212,7 @@ class WorldModel(nn.Module):
         """Set the per-step displacement std (T,) metres (stored in checkpoints)."""
         std = torch.as_tensor(flow_std, dtype=torch.float32)
         if std.shape != (self.config.num_steps,) or not bool((std > 0).all()):
-            raise ValueError(f"flow_std: expected {self.config.num_steps} positive values, got {std.tolist()}")
+            raise InputError(f"flow_std: expected {self.config.num_steps} positive values, got {std.tolist()}")
         self.flow_std.copy_(std.to(self.flow_std.device))
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -276,7 +277,7 @@ class WorldModel(nn.Module):
         g = ops.grid_coords(coord, c.grid_size) + (1 << (c.serialization_depth - 1))
         if g.numel() and (int(g.min()) < 0 or int(g.max()) >= 1 << c.serialization_depth):
             half = (1 << (c.serialization_depth - 1)) * c.grid_size
-            raise ValueError(
+            raise InputError(
                 f"scene/robot points extend beyond ±{half:.1f} m of their centre; raise "
                 "serialization_depth in the model config"
             )
@@ -305,12 +306,12 @@ class WorldModel(nn.Module):
         flow (T+1, M, 3) float32) of one robot."""
         c = self.config
         if robot.flow.shape[0] != c.num_steps + 1:
-            raise ValueError(
+            raise InputError(
                 f"robot_flow: model predicts T = {c.num_steps} steps, so robot_flow needs "
                 f"{c.num_steps + 1} steps, got {robot.flow.shape[0]}"
             )
         if not 0 <= robot.robot_type < c.num_robot_types:
-            raise ValueError(f"robot_type: must be in [0, {c.num_robot_types}), got {robot.robot_type}")
+            raise InputError(f"robot_type: must be in [0, {c.num_robot_types}), got {robot.robot_type}")
         centred = robot.flow.to(self.device, torch.float64) - centre  # (T+1, M, 3)
         flat = centred.reshape(-1, 3)
         centred32 = centred.float()
@@ -328,7 +329,7 @@ class WorldModel(nn.Module):
     ) -> WorldModelOutput:
         """Predictions for B samples given their scene contexts (may repeat one object)."""
         if len(contexts) != len(robots) or not contexts:
-            raise ValueError(f"forward: need as many scenes as robots (>= 1), got {len(contexts)} and {len(robots)}")
+            raise InputError(f"forward: need as many scenes as robots (>= 1), got {len(contexts)} and {len(robots)}")
         d = self.config.serialization_depth
         feats, coords, grids, codes, batch, scene_rows = [], [], [], [], [], []
         start = 0
@@ -348,7 +349,7 @@ class WorldModel(nn.Module):
             scene_rows.append(torch.arange(start, start + ctx.num_points, device=self.device))
             start += n
         if (len(contexts) - 1).bit_length() + 3 * d > 63:
-            raise ValueError(f"forward: {len(contexts)} samples exceed the serialisation bit budget")
+            raise InputError(f"forward: {len(contexts)} samples exceed the serialisation bit budget")
         batch_t = torch.cat(batch)
         coord = torch.cat(coords)
         grid = torch.cat(grids)
@@ -372,7 +373,7 @@ class WorldModel(nn.Module):
     def forward(self, scenes: Sequence[PointCloud], robots: Sequence[RobotInput]) -> WorldModelOutput:
         """Training entry: B (scene, robot) pairs → packed normalised predictions."""
         if len(scenes) != len(robots) or not scenes:
-            raise ValueError(f"forward: need as many scenes as robots (>= 1), got {len(scenes)} and {len(robots)}")
+            raise InputError(f"forward: need as many scenes as robots (>= 1), got {len(scenes)} and {len(robots)}")
         contexts = []
         for scene, robot in zip(scenes, robots, strict=True):
             _check_scene(scene)
@@ -409,7 +410,7 @@ class WorldModel(nn.Module):
         _check_scene(scene)
         if not isinstance(robot_flow, Tensor) or robot_flow.ndim not in (3, 4):
             shape = tuple(robot_flow.shape) if isinstance(robot_flow, Tensor) else type(robot_flow).__name__
-            raise ValueError(f"robot_flow: expected (T+1, M, 3) or (K, T+1, M, 3), got {shape}")
+            raise InputError(f"robot_flow: expected (T+1, M, 3) or (K, T+1, M, 3), got {shape}")
         single = robot_flow.ndim == 3
         flows = robot_flow[None] if single else robot_flow
         k = flows.shape[0]
@@ -456,9 +457,9 @@ def _check_scene(scene: PointCloud) -> None:
     if not isinstance(scene, PointCloud):
         raise TypeError(f"scene: expected a pointwm.PointCloud, got {type(scene).__name__}")
     if len(scene) == 0:
-        raise ValueError("scene: the point cloud is empty")
+        raise InputError("scene: the point cloud is empty")
     if not bool(torch.isfinite(scene.xyz).all()):
-        raise ValueError("scene: xyz contains NaN or infinite values")
+        raise InputError("scene: xyz contains NaN or infinite values")
 
 
 def _per_candidate(x: Tensor | None, k: int, full_ndim: int, name: str) -> Tensor | None:
@@ -469,6 +470,6 @@ def _per_candidate(x: Tensor | None, k: int, full_ndim: int, name: str) -> Tenso
         raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
     if x.ndim == full_ndim:
         if x.shape[0] != k:
-            raise ValueError(f"{name}: {x.shape[0]} candidates but robot_flow has {k}")
+            raise InputError(f"{name}: {x.shape[0]} candidates but robot_flow has {k}")
         return x
     return x[None].expand((k,) + tuple(x.shape))

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
 from pointwm.paths import CUDA_SOURCES
 
 __all__ = [
@@ -117,9 +118,9 @@ def reference_forced() -> bool:
 
 def _check_tensor_arg(module: str, kernel: str, i: int, a: Tensor, device: torch.device) -> None:
     if not a.is_contiguous():
-        raise ValueError(f"{module}.{kernel}: tensor argument {i} is not contiguous")
+        raise InputError(f"{module}.{kernel}: tensor argument {i} is not contiguous")
     if a.device != device:
-        raise ValueError(f"{module}.{kernel}: tensor argument {i} on {a.device}, expected {device}")
+        raise InputError(f"{module}.{kernel}: tensor argument {i} on {a.device}, expected {device}")
 
 
 # --------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class CupyBackend:
         tensors = [a for a in args if isinstance(a, Tensor)]
         device = tensors[0].device
         if device.type != self.device_type:
-            raise ValueError(f"{module}.{kernel}: CupyBackend needs CUDA tensors, got {device}")
+            raise InputError(f"{module}.{kernel}: CupyBackend needs CUDA tensors, got {device}")
         index, stream_ptr, sms = self._device_info(device)
         with cupy.cuda.Device(index):
             with cupy.cuda.ExternalStream(stream_ptr):

@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
 from pointwm.ops import _backend
 from pointwm.ops._backend import Backend
 
@@ -32,19 +33,19 @@ def _check(src: Tensor, index: Tensor, dim_size: int, reduce: str) -> None:
     if not isinstance(index, Tensor):
         raise TypeError(f"scatter: index must be a torch.Tensor, got {type(index).__name__}")
     if reduce not in REDUCES:
-        raise ValueError(f"scatter: reduce must be one of {REDUCES}, got {reduce!r}")
+        raise InputError(f"scatter: reduce must be one of {REDUCES}, got {reduce!r}")
     if src.ndim not in (1, 2):
-        raise ValueError(f"scatter: src must be (N,) or (N, C), got shape {tuple(src.shape)}")
+        raise InputError(f"scatter: src must be (N,) or (N, C), got shape {tuple(src.shape)}")
     if index.ndim != 1 or index.shape[0] != src.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"scatter: index must be (N,) with N = {src.shape[0]} like src, got {tuple(index.shape)}"
         )
     if index.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"scatter: index must be int64 or int32, got {index.dtype}")
     if index.device != src.device:
-        raise ValueError(f"scatter: index on {index.device} but src on {src.device}")
+        raise InputError(f"scatter: index on {index.device} but src on {src.device}")
     if isinstance(dim_size, bool) or not isinstance(dim_size, int) or dim_size < 0:
-        raise ValueError(f"scatter: dim_size must be an int >= 0, got {dim_size!r}")
+        raise InputError(f"scatter: dim_size must be an int >= 0, got {dim_size!r}")
     if index.numel():
         lo, hi = (int(v) for v in torch.aminmax(index))
         if lo < 0 or hi >= dim_size:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
 from pointwm.ops import _backend
 from pointwm.ops._backend import Backend
 from pointwm.ops.scatter import (
@@ -36,25 +37,25 @@ def _check(src: Tensor, indptr: Tensor, reduce: str) -> None:
             f"segment_reduce: indptr must be a torch.Tensor, got {type(indptr).__name__}"
         )
     if reduce not in REDUCES:
-        raise ValueError(f"segment_reduce: reduce must be one of {REDUCES}, got {reduce!r}")
+        raise InputError(f"segment_reduce: reduce must be one of {REDUCES}, got {reduce!r}")
     if src.ndim not in (1, 2):
-        raise ValueError(
+        raise InputError(
             f"segment_reduce: src must be (N,) or (N, C), got shape {tuple(src.shape)}"
         )
     if indptr.ndim != 1 or indptr.shape[0] < 1:
-        raise ValueError(f"segment_reduce: indptr must be (S + 1,), got {tuple(indptr.shape)}")
+        raise InputError(f"segment_reduce: indptr must be (S + 1,), got {tuple(indptr.shape)}")
     if indptr.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"segment_reduce: indptr must be int64 or int32, got {indptr.dtype}")
     if indptr.device != src.device:
-        raise ValueError(f"segment_reduce: indptr on {indptr.device} but src on {src.device}")
+        raise InputError(f"segment_reduce: indptr on {indptr.device} but src on {src.device}")
     n = src.shape[0]
     first, last = int(indptr[0]), int(indptr[-1])
     if first != 0 or last != n:
-        raise ValueError(
+        raise InputError(
             f"segment_reduce: indptr must start at 0 and end at N = {n}, got {first} ... {last}"
         )
     if indptr.shape[0] > 1 and bool((indptr[1:] < indptr[:-1]).any()):
-        raise ValueError("segment_reduce: indptr must be non-decreasing")
+        raise InputError("segment_reduce: indptr must be non-decreasing")
 
 
 def _row_index(indptr: Tensor, n: int) -> Tensor:

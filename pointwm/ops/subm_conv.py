@@ -25,6 +25,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from pointwm.errors import InputError
 from pointwm.ops import _backend
 from pointwm.ops._backend import Backend
 from pointwm.ops.scatter import scatter
@@ -61,7 +62,7 @@ class Rulebook(NamedTuple):
 def kernel_offsets(kernel_size: int = 3, device: torch.device | None = None) -> Tensor:
     """(K, 3) int64 voxel offsets (dx, dy, dz) in weight order: dz fastest, each in [-r, r]."""
     if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be an odd integer >= 1, got {kernel_size}")
+        raise InputError(f"kernel_size must be an odd integer >= 1, got {kernel_size}")
     r = kernel_size // 2
     offs = list(itertools.product(range(-r, r + 1), repeat=3))
     return torch.tensor(offs, dtype=torch.long, device=device)
@@ -140,22 +141,22 @@ def subm_conv3d(
     and bias. On CUDA the backward's index_add uses atomics (not bitwise deterministic).
     """
     if not isinstance(feat, Tensor) or feat.ndim != 2:
-        raise ValueError(f"subm_conv3d: feat must be (N, C_in), got {getattr(feat, 'shape', feat)}")
+        raise InputError(f"subm_conv3d: feat must be (N, C_in), got {getattr(feat, 'shape', feat)}")
     n = rulebook.inverse.shape[0]
     k = rulebook.kernel_size**3
     if feat.shape[0] != n:
-        raise ValueError(f"subm_conv3d: feat has {feat.shape[0]} rows but the rulebook {n} points")
+        raise InputError(f"subm_conv3d: feat has {feat.shape[0]} rows but the rulebook {n} points")
     if weight.ndim != 3 or weight.shape[0] != k or weight.shape[1] != feat.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"subm_conv3d: weight must be (K={k}, C_in={feat.shape[1]}, C_out), got "
             f"{tuple(weight.shape)}"
         )
     if bias is not None and bias.shape != (weight.shape[2],):
-        raise ValueError(f"subm_conv3d: bias must be ({weight.shape[2]},), got {tuple(bias.shape)}")
+        raise InputError(f"subm_conv3d: bias must be ({weight.shape[2]},), got {tuple(bias.shape)}")
     if reduce not in ("mean", "sum"):
-        raise ValueError(f"subm_conv3d: reduce must be 'mean' or 'sum', got {reduce!r}")
+        raise InputError(f"subm_conv3d: reduce must be 'mean' or 'sum', got {reduce!r}")
     if feat.device != rulebook.inverse.device or weight.device != feat.device:
-        raise ValueError(
+        raise InputError(
             f"subm_conv3d: feat on {feat.device}, weight on {weight.device}, rulebook on "
             f"{rulebook.inverse.device}: all must share one device"
         )
@@ -197,7 +198,7 @@ class SubMConv3d(nn.Module):
         super().__init__()
         kernel_offsets(kernel_size)  # validates
         if reduce not in ("mean", "sum"):
-            raise ValueError(f"SubMConv3d: reduce must be 'mean' or 'sum', got {reduce!r}")
+            raise InputError(f"SubMConv3d: reduce must be 'mean' or 'sum', got {reduce!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.reduce = kernel_size, reduce
         k = kernel_size**3
@@ -224,10 +225,10 @@ class SubMConv3d(nn.Module):
     ) -> Tensor:
         if rulebook is None:
             if grid_coord is None:
-                raise ValueError("SubMConv3d: pass grid_coord (N, 3) or a rulebook")
+                raise InputError("SubMConv3d: pass grid_coord (N, 3) or a rulebook")
             rulebook = subm_rulebook(grid_coord, batch, self.kernel_size)
         elif rulebook.kernel_size != self.kernel_size:
-            raise ValueError(
+            raise InputError(
                 f"SubMConv3d: rulebook built for kernel_size {rulebook.kernel_size}, "
                 f"layer has {self.kernel_size}"
             )

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from pointwm.errors import InputError
 from pointwm.ops import _backend
 from pointwm.ops._backend import Backend
 from pointwm.ops.scatter import Reduce, scatter
@@ -81,19 +82,19 @@ def grid_coords(xyz: Tensor, voxel_size: float, origin: Tensor | None = None) ->
     """
     if not isinstance(xyz, Tensor) or xyz.ndim != 2 or xyz.shape[1] != 3:
         shape = tuple(xyz.shape) if isinstance(xyz, Tensor) else type(xyz).__name__
-        raise ValueError(f"grid_coords: xyz must be an (N, 3) tensor, got {shape}")
+        raise InputError(f"grid_coords: xyz must be an (N, 3) tensor, got {shape}")
     if not xyz.is_floating_point():
         raise TypeError(f"grid_coords: xyz must be floating point (metres), got {xyz.dtype}")
     if not (float(voxel_size) > 0 and float(voxel_size) < float("inf")):
-        raise ValueError(f"grid_coords: voxel_size must be > 0 metres, got {voxel_size}")
+        raise InputError(f"grid_coords: voxel_size must be > 0 metres, got {voxel_size}")
     if origin is not None:
         origin = torch.as_tensor(origin).to(device=xyz.device, dtype=xyz.dtype)
         if origin.shape != (3,):
-            raise ValueError(f"grid_coords: origin must be (3,), got {tuple(origin.shape)}")
+            raise InputError(f"grid_coords: origin must be (3,), got {tuple(origin.shape)}")
     # One cheap reduction instead of an isfinite pass: any NaN/inf makes the sum non-finite
     # (summed in float64: a false alarm needs coordinates summing past 1e308 m).
     if xyz.numel() and not bool(torch.isfinite(xyz.sum(dtype=torch.float64))):
-        raise ValueError("grid_coords: xyz contains NaN or infinite coordinates")
+        raise InputError("grid_coords: xyz contains NaN or infinite coordinates")
     backend = None
     if xyz.dtype in (torch.float32, torch.float64) and xyz.numel():
         backend = _backend.kernel_backend("voxel", xyz.device)
@@ -120,7 +121,7 @@ def key_layout(coord: Tensor, batch: Tensor, pad: int = 0) -> KeyLayout:
     max_batch = int(batch.max())
     batch_bits = max(1, max_batch.bit_length())
     if sum(bits) + batch_bits > _KEY_BITS:
-        raise ValueError(
+        raise InputError(
             f"grid_coord: extent {extent} voxels with {max_batch + 1} batches does not fit a "
             f"{_KEY_BITS}-bit voxel key (needs {sum(bits) + batch_bits} bits)"
         )
@@ -182,7 +183,7 @@ def check_grid_input(grid_coord: Tensor, batch: Tensor | None, op: str) -> tuple
     """Validate ``grid_coord`` (N, 3) int and ``batch`` (N,) int >= 0; int64 contiguous copies."""
     if not isinstance(grid_coord, Tensor) or grid_coord.ndim != 2 or grid_coord.shape[1] != 3:
         shape = tuple(grid_coord.shape) if isinstance(grid_coord, Tensor) else type(grid_coord)
-        raise ValueError(f"{op}: grid_coord must be an (N, 3) tensor, got {shape}")
+        raise InputError(f"{op}: grid_coord must be an (N, 3) tensor, got {shape}")
     if grid_coord.is_floating_point() or grid_coord.dtype == torch.bool:
         raise TypeError(f"{op}: grid_coord must be an integer tensor, got {grid_coord.dtype}")
     n = grid_coord.shape[0]
@@ -191,13 +192,13 @@ def check_grid_input(grid_coord: Tensor, batch: Tensor | None, op: str) -> tuple
     else:
         if not isinstance(batch, Tensor) or batch.shape != (n,):
             shape = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
-            raise ValueError(f"{op}: batch must be ({n},) like grid_coord, got {shape}")
+            raise InputError(f"{op}: batch must be ({n},) like grid_coord, got {shape}")
         if batch.is_floating_point() or batch.dtype == torch.bool:
             raise TypeError(f"{op}: batch must be an integer tensor, got {batch.dtype}")
         if batch.device != grid_coord.device:
-            raise ValueError(f"{op}: batch on {batch.device} but grid_coord on {grid_coord.device}")
+            raise InputError(f"{op}: batch on {batch.device} but grid_coord on {grid_coord.device}")
         if n and int(batch.min()) < 0:
-            raise ValueError(f"{op}: batch indices must be >= 0, got {int(batch.min())}")
+            raise InputError(f"{op}: batch indices must be >= 0, got {int(batch.min())}")
     return grid_coord.long().contiguous(), batch.long().contiguous()
 
 

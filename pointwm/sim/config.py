@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pointwm.errors import ConfigError
+
 __all__ = ["OBJECT_SHAPES", "WorldConfig"]
 
 OBJECT_SHAPES = ("box", "cylinder", "sphere", "capsule", "ellipsoid", "lying_cylinder", "prism", "rock")
@@ -51,25 +53,25 @@ class WorldConfig:
         for key, lo_min in (("cameras", 1), ("objects", 1), ("fov_deg", 1.0)):
             v = getattr(self, key)
             if len(v) != 2 or not (lo_min <= v[0] <= v[1]):
-                raise ValueError(f"{name}.{key}: expected (lo, hi) with {lo_min} <= lo <= hi, got {v}")
+                raise ConfigError(f"{name}.{key}: expected (lo, hi) with {lo_min} <= lo <= hi, got {v}")
             object.__setattr__(self, key, tuple(v))
         for key in ("num_steps", "width", "height", "max_points"):
             if int(getattr(self, key)) < 1:
-                raise ValueError(f"{name}.{key}: expected a positive integer, got {getattr(self, key)}")
+                raise ConfigError(f"{name}.{key}: expected a positive integer, got {getattr(self, key)}")
         for key in ("step_dt", "physics_dt", "voxel_size"):
             if not getattr(self, key) > 0:
-                raise ValueError(f"{name}.{key}: expected > 0, got {getattr(self, key)}")
+                raise ConfigError(f"{name}.{key}: expected > 0, got {getattr(self, key)}")
         if self.settle_time < 0:
-            raise ValueError(f"{name}.settle_time: expected >= 0, got {self.settle_time}")
+            raise ConfigError(f"{name}.settle_time: expected >= 0, got {self.settle_time}")
         ratio = self.step_dt / self.physics_dt
         if abs(ratio - round(ratio)) > 1e-6:
-            raise ValueError(f"{name}: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
+            raise ConfigError(f"{name}: step_dt {self.step_dt} must be a multiple of physics_dt {self.physics_dt}")
         shapes = tuple(self.shapes)
         if not shapes or any(k not in OBJECT_SHAPES for k in shapes) or len(set(shapes)) != len(shapes):
-            raise ValueError(f"{name}.shapes: expected distinct kinds from {OBJECT_SHAPES}, got {self.shapes}")
+            raise ConfigError(f"{name}.shapes: expected distinct kinds from {OBJECT_SHAPES}, got {self.shapes}")
         object.__setattr__(self, "shapes", shapes)
         if self.objects[1] > 8:
-            raise ValueError(f"{name}.objects: at most 8 objects, got {self.objects}")
+            raise ConfigError(f"{name}.objects: at most 8 objects, got {self.objects}")
 
     @property
     def substeps(self) -> int:

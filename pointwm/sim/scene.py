@@ -21,6 +21,7 @@ import torch
 from scipy.spatial import ConvexHull
 
 from kinematics import load_robot
+from pointwm.errors import InputError
 from pointwm.geometry import look_at
 from pointwm.sim.config import WorldConfig
 
@@ -204,7 +205,7 @@ def _geom_xml(kind: str, size, T: np.ndarray, extra: str) -> str:
     elif kind == "sphere":
         s = [size[0]]
     else:
-        raise ValueError(f"simulated robot: {kind!r} geometry is not supported (primitives only: box, cylinder, sphere)")
+        raise InputError(f"simulated robot: {kind!r} geometry is not supported (primitives only: box, cylinder, sphere)")
     return f'<geom type="{kind}" size="{_f(s)}" pos="{_f(T[:3, 3])}" quat="{_f(_quat(T[:3, :3]))}" {extra}/>'
 
 

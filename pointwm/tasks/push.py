@@ -24,6 +24,7 @@ from torch import Tensor
 from kinematics.ik import arm_and_grippers, down_rotation, reach_from_above
 from planning import CostTerm, Goal
 from planning.goal import ResolvedGoal
+from pointwm.errors import ConfigError, InputError
 from pointwm.geometry import PointCloud
 from pointwm.sim import CameraSpec, SimWorld, WorldConfig, clear_of_table, sample_scene, sim_robot
 from pointwm.sim.scene import SceneSpec
@@ -70,18 +71,18 @@ class PushConfig:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.crop, int | float) and self.crop > 0):
-            raise ValueError(f"PushConfig.crop: expected a half size > 0 (m), got {self.crop!r}")
+            raise ConfigError(f"PushConfig.crop: expected a half size > 0 (m), got {self.crop!r}")
         if self.goal_match not in GOAL_MATCHES:
-            raise ValueError(f"PushConfig.goal_match: expected one of {GOAL_MATCHES}, got {self.goal_match!r}")
+            raise ConfigError(f"PushConfig.goal_match: expected one of {GOAL_MATCHES}, got {self.goal_match!r}")
         if not (isinstance(self.start_angle, int | float) and 0.0 <= self.start_angle <= 180.0):
-            raise ValueError(f"PushConfig.start_angle: expected degrees in [0, 180], got {self.start_angle!r}")
+            raise ConfigError(f"PushConfig.start_angle: expected degrees in [0, 180], got {self.start_angle!r}")
         if self.subgoal is not None and not (isinstance(self.subgoal, int | float) and self.subgoal > 0):
-            raise ValueError(f"PushConfig.subgoal: expected a length > 0 (m) or None, got {self.subgoal!r}")
+            raise ConfigError(f"PushConfig.subgoal: expected a length > 0 (m) or None, got {self.subgoal!r}")
         if not (isinstance(self.success_radius, int | float) and self.success_radius > 0):
-            raise ValueError(f"PushConfig.success_radius: expected a distance > 0 (m), got {self.success_radius!r}")
+            raise ConfigError(f"PushConfig.success_radius: expected a distance > 0 (m), got {self.success_radius!r}")
         lo, hi = self.push_distance
         if not 0 < lo <= hi:
-            raise ValueError(f"PushConfig.push_distance: expected (lo, hi) with 0 < lo <= hi (m), got {self.push_distance!r}")
+            raise ConfigError(f"PushConfig.push_distance: expected (lo, hi) with 0 < lo <= hi (m), got {self.push_distance!r}")
         object.__setattr__(self, "push_distance", (float(lo), float(hi)))
 
 
@@ -168,10 +169,10 @@ def push_start_joints(robot, q_init: np.ndarray, object_xyz: np.ndarray, way, ga
     5 mm of that pose (out of reach).
     """
     if not 0 < gap <= 0.2:
-        raise ValueError(f"push start: gap expected in (0, 0.2] m, got {gap!r}")
+        raise InputError(f"push start: gap expected in (0, 0.2] m, got {gap!r}")
     u = np.asarray(way, dtype=np.float64)[:2]
     if float(np.linalg.norm(u)) < 1e-6:
-        raise ValueError(f"push start: the way {tuple(np.asarray(way).tolist())} m has no horizontal part to push along")
+        raise InputError(f"push start: the way {tuple(np.asarray(way).tolist())} m has no horizontal part to push along")
     c, footprint, _, u = object_frame(object_xyz, way)
     top = float(np.max(np.asarray(object_xyz)[:, 2]))
     back = float(((c - footprint) @ u).max())
@@ -179,7 +180,7 @@ def push_start_joints(robot, q_init: np.ndarray, object_xyz: np.ndarray, way, ga
     arm, grip = arm_and_grippers(robot)
     q, err = _reach_closed(robot, q_init, start, down_rotation(math.atan2(u[1], u[0]) + math.pi / 2), arm, grip)
     if err > 0.005:
-        raise ValueError(f"push start: the tool cannot reach {np.round(start, 3).tolist()} m behind the object "
+        raise InputError(f"push start: the tool cannot reach {np.round(start, 3).tolist()} m behind the object "
                          f"(inverse kinematics misses by {err * 100:.1f} cm)")
     return q
 

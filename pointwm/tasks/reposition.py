@@ -16,6 +16,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from kinematics.ik import arm_and_grippers, dls_ik, tool_link_index
+from pointwm.errors import ConfigError
 from pointwm.tasks.push import object_frame
 
 __all__ = ["RepositionMove", "reposition_path", "tool_is_behind"]
@@ -158,7 +159,7 @@ class RepositionMove:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.clearance, int | float) and 0 < self.clearance <= 0.2):
-            raise ValueError(f"RepositionMove.clearance: expected metres in (0, 0.2], got {self.clearance!r}")
+            raise ConfigError(f"RepositionMove.clearance: expected metres in (0, 0.2], got {self.clearance!r}")
 
     def __call__(self, robot, q: np.ndarray, object_xyz: np.ndarray, way, T: int, dt: float) -> np.ndarray | None:
         """The move for one round: :func:`reposition_path`'s (n, J) joint targets (n <= ``T``,

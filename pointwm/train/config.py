@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pointwm.data.augment import AugmentConfig
+from pointwm.errors import ConfigError
 from pointwm.model.config import ModelConfig
 
 __all__ = ["LossConfig", "OptimConfig", "TrainConfig", "load_train_config"]
@@ -37,9 +38,9 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         if not self.lr > 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.warmup_steps < 0:
-            raise ValueError(f"OptimConfig: lr must be > 0 and weight_decay, grad_clip, warmup_steps >= 0, got {self}")
+            raise ConfigError(f"OptimConfig: lr must be > 0 and weight_decay, grad_clip, warmup_steps >= 0, got {self}")
         if not 0 <= self.min_lr_ratio <= 1:
-            raise ValueError(f"OptimConfig.min_lr_ratio: expected in [0, 1], got {self.min_lr_ratio}")
+            raise ConfigError(f"OptimConfig.min_lr_ratio: expected in [0, 1], got {self.min_lr_ratio}")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
 
@@ -65,9 +66,9 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.near_robot_weight <= 1.0:
-            raise ValueError(f"LossConfig.near_robot_weight: expected in [0, 1], got {self.near_robot_weight}")
+            raise ConfigError(f"LossConfig.near_robot_weight: expected in [0, 1], got {self.near_robot_weight}")
         if not self.near_robot_radius > 0:
-            raise ValueError(f"LossConfig.near_robot_radius: expected metres > 0, got {self.near_robot_radius}")
+            raise ConfigError(f"LossConfig.near_robot_radius: expected metres > 0, got {self.near_robot_radius}")
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "num_robot_points", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name}: expected >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"TrainConfig.{name}: expected >= 1, got {getattr(self, name)}")
         for name in ("norm_clips", "num_workers", "threads"):
             if getattr(self, name) < 0:
-                raise ValueError(f"TrainConfig.{name}: expected >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"TrainConfig.{name}: expected >= 0, got {getattr(self, name)}")
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """A copy with top-level fields replaced (``None`` values are ignored)."""
@@ -127,12 +128,12 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any], source: str = "train config", base_dir: Path | None = None) -> TrainConfig:
         """Build from a mapping (YAML / JSON). ``model`` may be a path or a mapping."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping, got {type(data).__name__}")
+            raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
         data = dict(data)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{source}: unknown train config keys {unknown}")
+            raise ConfigError(f"{source}: unknown train config keys {unknown}")
         model = data.pop("model", None)
         if isinstance(model, str):
             model = ModelConfig.from_yaml(_resolve(model, base_dir, source))
@@ -141,7 +142,7 @@ class TrainConfig:
         elif model is None:
             model = ModelConfig()
         elif not isinstance(model, ModelConfig):
-            raise ValueError(f"{source}: model must be a path or a mapping, got {type(model).__name__}")
+            raise ConfigError(f"{source}: model must be a path or a mapping, got {type(model).__name__}")
         subs = {}
         for key, sub_cls in (("augment", AugmentConfig), ("optim", OptimConfig), ("loss", LossConfig)):
             sub = data.pop(key, None) or {}
@@ -149,18 +150,18 @@ class TrainConfig:
                 subs[key] = sub
                 continue
             if not isinstance(sub, dict):
-                raise ValueError(f"{source}: {key} must be a mapping, got {type(sub).__name__}")
+                raise ConfigError(f"{source}: {key} must be a mapping, got {type(sub).__name__}")
             bad = sorted(set(sub) - {f.name for f in fields(sub_cls)})
             if bad:
-                raise ValueError(f"{source}: unknown {key} keys {bad}")
+                raise ConfigError(f"{source}: unknown {key} keys {bad}")
             try:
                 subs[key] = sub_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()})
             except TypeError as e:
-                raise ValueError(f"{source}: {key}: {e}") from None
+                raise ConfigError(f"{source}: {key}: {e}") from None
         try:
             return cls(model=model, **subs, **data)
         except TypeError as e:
-            raise ValueError(f"{source}: {e}") from None
+            raise ConfigError(f"{source}: {e}") from None
 
 
 def _resolve(path: str, base_dir: Path | None, source: str) -> Path:

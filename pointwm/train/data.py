@@ -28,6 +28,7 @@ from pointwm.data.archive import Manifest, ShardError, ShardInfo, iter_shard, re
 from pointwm.data.augment import AugmentConfig, augment
 from pointwm.data.clip import ClipError
 from pointwm.data.sample import TrainSample, clip_to_sample
+from pointwm.errors import InputError
 
 __all__ = ["SampleStream", "compute_flow_std", "sample_seed"]
 
@@ -62,12 +63,12 @@ class SampleStream(IterableDataset):
         super().__init__()
         self.shards: list[tuple[Path, ShardInfo]] = [(m.path(s), s) for m in manifests for s in m.shards]
         if len(self.shards) < world_size:
-            raise ValueError(
+            raise InputError(
                 f"training data: {len(self.shards)} shard(s) cannot feed {world_size} processes "
                 "(each process needs at least one shard; write smaller shards)"
             )
         if not 0 <= rank < world_size:
-            raise ValueError(f"SampleStream: rank {rank} not in [0, {world_size})")
+            raise InputError(f"SampleStream: rank {rank} not in [0, {world_size})")
         self.rank, self.world_size = rank, world_size
         self.augment_cfg, self.seed, self.shuffle = augment_cfg, int(seed), shuffle
         self.num_robot_points, self.start = num_robot_points, int(start)
@@ -93,7 +94,7 @@ class SampleStream(IterableDataset):
         while True:
             shards = self.pass_shards(k)
             if sum(s.clips for _, s in shards) == 0:
-                raise ValueError(f"training data: rank {self.rank}'s shards hold no clips")
+                raise InputError(f"training data: rank {self.rank}'s shards hold no clips")
             for path, shard in shards:
                 if pos + shard.clips <= self.start:  # consumed before the checkpoint
                     pos += shard.clips
@@ -150,7 +151,7 @@ def compute_flow_std(
                     if seen >= num_clips:
                         break
                     if clip.points.shape[0] != num_steps + 1:
-                        raise ValueError(
+                        raise InputError(
                             f"training data: clip {clip.key!r} has T = {clip.points.shape[0] - 1} steps, "
                             f"the model predicts {num_steps}"
                         )
@@ -163,7 +164,7 @@ def compute_flow_std(
             except ShardError as e:
                 log.error("flow statistics: skipping shard: %s", e)
     if seen == 0:
-        raise ValueError("training data: no readable clip for the flow statistics")
+        raise InputError("training data: no readable clip for the flow statistics")
     std = np.sqrt(sq / np.maximum(count, 1) / 3.0)
     have = count > 0
     if not have.any():

@@ -37,6 +37,7 @@ from pointwm.atomic import write_json
 from pointwm.data.archive import read_manifest
 from pointwm.data.augment import robot_distance
 from pointwm.data.sample import robot_by_name
+from pointwm.errors import InputError
 from pointwm.eval.metrics import FlowMetrics
 from pointwm.geometry import PointCloud
 from pointwm.model import CheckpointError, ModelConfig, RobotInput, WorldModel, flow_loss
@@ -312,7 +313,7 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
         if resume:
             log.warning("--resume: no checkpoint in %s, starting a new run", ckpt_dir)
         elif list_checkpoints(ckpt_dir):
-            raise ValueError(f"run folder {out} already holds checkpoints; pass --resume or choose another --out")
+            raise InputError(f"run folder {out} already holds checkpoints; pass --resume or choose another --out")
         if init is not None:
             _check_model_config(Path(init), cfg.model, init=True)
             model = _load_init(Path(init), cfg.model)
@@ -372,7 +373,7 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
             t_data = time.perf_counter()
             if not samples:  # every clip of the batch was bad: repeat the last batch (DDP needs a step)
                 if last_samples is None:
-                    raise ValueError(f"training data: positions {[p for p, _ in got]} hold no readable clip")
+                    raise InputError(f"training data: positions {[p for p, _ in got]} hold no readable clip")
                 log.warning("step %d: no readable clip in the batch, repeating the previous batch", step)
                 samples = last_samples
             last_samples = samples

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pointwm.errors import ConfigError
+
 __all__ = ["ArchiveSpec", "Recipe", "StageSpec", "Step", "archive_complete", "load_recipe", "plan_steps"]
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,7 @@ class Recipe:
         for s in self.stages:
             if s.name == name:
                 return s
-        raise ValueError(f"recipe {self.path}: no stage {name!r} (stages: {[s.name for s in self.stages]})")
+        raise ConfigError(f"recipe {self.path}: no stage {name!r} (stages: {[s.name for s in self.stages]})")
 
 
 @dataclass(frozen=True)
@@ -130,48 +132,48 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     where = f"recipe {path}"
     if not path.is_file():
-        raise ValueError(f"{where}: no such file")
+        raise ConfigError(f"{where}: no such file")
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{where}: unreadable YAML: {e}") from None
+        raise ConfigError(f"{where}: unreadable YAML: {e}") from None
     _check_keys(data, ("archives", "stages"), where, "the top level")
     archives = _load_archives(data["archives"], where)
     stages = _load_stages(data["stages"], where, path.parent, {a.name for a in archives})
     used = {a for s in stages for a in s.data}
     unused = [a.name for a in archives if a.name not in used]
     if unused:
-        raise ValueError(f"{where}: archives {unused}: no stage reads them (remove them or add them to a stage's data)")
+        raise ConfigError(f"{where}: archives {unused}: no stage reads them (remove them or add them to a stage's data)")
     _check_init_order(stages, where)
     return Recipe(path, archives, stages)
 
 
 def _check_keys(d: object, keys: Sequence[str], where: str, what: str, optional: Iterable[str] = ()) -> None:
     if not isinstance(d, dict):
-        raise ValueError(f"{where}: {what}: expected a mapping with keys {list(keys)}, got {type(d).__name__}")
+        raise ConfigError(f"{where}: {what}: expected a mapping with keys {list(keys)}, got {type(d).__name__}")
     unknown = sorted(set(map(str, d)) - set(keys))
     if unknown:
-        raise ValueError(f"{where}: {what}: unknown keys {unknown} (expected {list(keys)})")
+        raise ConfigError(f"{where}: {what}: unknown keys {unknown} (expected {list(keys)})")
     missing = [k for k in keys if k not in d and k not in optional]
     if missing:
-        raise ValueError(f"{where}: {what}: missing keys {missing}")
+        raise ConfigError(f"{where}: {what}: missing keys {missing}")
 
 
 def _int(value: object, where: str, field: str, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ValueError(f"{where}: {field}: expected an integer >= {lo}, got {value!r}")
+        raise ConfigError(f"{where}: {field}: expected an integer >= {lo}, got {value!r}")
     return value
 
 
 def _name(value: object, where: str, field: str) -> str:
     if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise ValueError(f"{where}: {field}: expected a folder name (letters, digits, _ . -), got {value!r}")
+        raise ConfigError(f"{where}: {field}: expected a folder name (letters, digits, _ . -), got {value!r}")
     return value
 
 
 def _load_archives(data: object, where: str) -> tuple[ArchiveSpec, ...]:
     if not isinstance(data, dict) or not data:
-        raise ValueError(f"{where}: archives: expected a mapping NAME -> {{clips, seed, args}}, got {data!r}")
+        raise ConfigError(f"{where}: archives: expected a mapping NAME -> {{clips, seed, args}}, got {data!r}")
     out = []
     for name, spec in data.items():
         field = f"archives.{name}"
@@ -179,11 +181,11 @@ def _load_archives(data: object, where: str) -> tuple[ArchiveSpec, ...]:
         _check_keys(spec, _ARCHIVE_KEYS, where, field, optional=("args",))
         args = spec.get("args") or ""
         if not isinstance(args, str):
-            raise ValueError(f"{where}: {field}.args: expected a string of `pointwm generate` options, got {args!r}")
+            raise ConfigError(f"{where}: {field}.args: expected a string of `pointwm generate` options, got {args!r}")
         try:
             tokens = tuple(shlex.split(args))
         except ValueError as e:
-            raise ValueError(f"{where}: {field}.args: {e}: {args!r}") from None
+            raise ConfigError(f"{where}: {field}.args: {e}: {args!r}") from None
         out.append(ArchiveSpec(name, _int(spec["clips"], where, f"{field}.clips", 1),
                                _int(spec["seed"], where, f"{field}.seed", 0), tokens))
     return tuple(out)
@@ -193,7 +195,7 @@ def _load_stages(data: object, where: str, base: Path, archives: set[str]) -> tu
     from pointwm.train.config import load_train_config
 
     if not isinstance(data, list) or not data:
-        raise ValueError(f"{where}: stages: expected a non-empty list of stages, got {data!r}")
+        raise ConfigError(f"{where}: stages: expected a non-empty list of stages, got {data!r}")
     out: list[StageSpec] = []
     for i, spec in enumerate(data):
         field = f"stages[{i}]"
@@ -201,26 +203,26 @@ def _load_stages(data: object, where: str, base: Path, archives: set[str]) -> tu
         name = _name(spec["name"], where, f"{field}.name")
         field = f"stages[{i}] ({name})"
         if any(s.name == name for s in out):
-            raise ValueError(f"{where}: {field}.name: a stage of that name is listed twice")
+            raise ConfigError(f"{where}: {field}.name: a stage of that name is listed twice")
         if not isinstance(spec["config"], str):
-            raise ValueError(f"{where}: {field}.config: expected a path, got {spec['config']!r}")
+            raise ConfigError(f"{where}: {field}.config: expected a path, got {spec['config']!r}")
         config = Path(spec["config"])
         config = config if config.is_absolute() else base / config
         if not config.is_file():
-            raise ValueError(f"{where}: {field}.config: {config}: no such file")
+            raise ConfigError(f"{where}: {field}.config: {config}: no such file")
         try:
             config_steps = load_train_config(config).steps
         except (ValueError, TypeError, OSError) as e:
-            raise ValueError(f"{where}: {field}.config: {e}") from None
+            raise ConfigError(f"{where}: {field}.config: {e}") from None
         init = spec["init"]
         if init is not None and not isinstance(init, str):
-            raise ValueError(f"{where}: {field}.init: expected a stage name or null, got {init!r}")
+            raise ConfigError(f"{where}: {field}.init: expected a stage name or null, got {init!r}")
         names = spec["data"]
         if not isinstance(names, list) or not names or not all(isinstance(a, str) for a in names):
-            raise ValueError(f"{where}: {field}.data: expected a non-empty list of archive names, got {names!r}")
+            raise ConfigError(f"{where}: {field}.data: expected a non-empty list of archive names, got {names!r}")
         unknown = [a for a in names if a not in archives]
         if unknown:
-            raise ValueError(f"{where}: {field}.data: unknown archives {unknown} (archives: {sorted(archives)})")
+            raise ConfigError(f"{where}: {field}.data: unknown archives {unknown} (archives: {sorted(archives)})")
         out.append(StageSpec(name, config, init, tuple(names), _int(spec["steps"], where, f"{field}.steps", 1),
                              config_steps))
     return tuple(out)
@@ -232,7 +234,7 @@ def _check_init_order(stages: Sequence[StageSpec], where: str) -> None:
     index = {s.name: i for i, s in enumerate(stages)}
     for i, s in enumerate(stages):
         if s.init is not None and s.init not in index:
-            raise ValueError(f"{where}: stages[{i}] ({s.name}).init: unknown stage {s.init!r} "
+            raise ConfigError(f"{where}: stages[{i}] ({s.name}).init: unknown stage {s.init!r} "
                              f"(stages: {list(index)})")
     for i, s in enumerate(stages):
         chain = [s.name]
@@ -240,11 +242,11 @@ def _check_init_order(stages: Sequence[StageSpec], where: str) -> None:
         while nxt is not None:
             if nxt in chain:
                 cycle = " -> ".join(chain[chain.index(nxt):] + [nxt])
-                raise ValueError(f"{where}: stages[{i}] ({s.name}).init: a cycle of init links: {cycle}")
+                raise ConfigError(f"{where}: stages[{i}] ({s.name}).init: a cycle of init links: {cycle}")
             chain.append(nxt)
             nxt = stages[index[nxt]].init
         if s.init is not None and index[s.init] > i:
-            raise ValueError(f"{where}: stages[{i}] ({s.name}).init: stage {s.init!r} is listed after it; "
+            raise ConfigError(f"{where}: stages[{i}] ({s.name}).init: stage {s.init!r} is listed after it; "
                              "list the stages in the order they run")
 
 
@@ -264,10 +266,10 @@ def archive_complete(root: Path, spec: ArchiveSpec) -> bool:
     m = read_manifest(root)
     seed, per_shard = m.config.get("seed"), m.config.get("clips_per_shard")
     if not isinstance(per_shard, int) or per_shard < 1:
-        raise ValueError(f"archive {root}: not made by `pointwm generate` (no clips_per_shard in its manifest); "
+        raise ConfigError(f"archive {root}: not made by `pointwm generate` (no clips_per_shard in its manifest); "
                          f"recipe archive {spec.name!r} needs its own folder")
     if seed != spec.seed:
-        raise ValueError(f"archive {root}: holds seed {seed}, recipe archive {spec.name!r} is seed {spec.seed}; "
+        raise ConfigError(f"archive {root}: holds seed {seed}, recipe archive {spec.name!r} is seed {spec.seed}; "
                          "use another --data-dir or remove it")
     shards = {s.index: s for s in m.shards}
     for i in range(math.ceil(spec.clips / per_shard)):
@@ -300,7 +302,7 @@ def plan_steps(
     data_dir = Path(data_dir) if data_dir is not None else out / "data"
     for s in recipe.stages:
         if out / s.name == data_dir:
-            raise ValueError(f"recipe {recipe.path}: stage {s.name!r}'s run folder {out / s.name} is the data "
+            raise ConfigError(f"recipe {recipe.path}: stage {s.name!r}'s run folder {out / s.name} is the data "
                              "folder; choose another --data-dir")
     targets = [recipe.stage(n).name for n in stages] if stages else [s.name for s in recipe.stages]
 

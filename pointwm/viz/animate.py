@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pointwm.errors import InputError
 from pointwm.viz.bundle import FlowScene
 
 __all__ = ["render_rollout_gif"]
@@ -43,7 +44,7 @@ def render_rollout_gif(
     from pointwm.viz.static import _equal_limits_3d, _subsample
 
     if fps <= 0:
-        raise ValueError(f"render_rollout_gif: fps must be > 0, got {fps}")
+        raise InputError(f"render_rollout_gif: fps must be > 0, got {fps}")
     path = Path(path)
     T = scene.num_steps
     flow = scene.flow(which)

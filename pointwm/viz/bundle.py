@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from pointwm.atomic import write_bytes
+from pointwm.errors import PointwmError
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "FlowScene", "VizInputError", "load_prediction",
            "save_prediction"]
@@ -46,7 +47,7 @@ BUNDLE_FORMAT = "pointwm-prediction"
 BUNDLE_VERSION = 1
 
 
-class VizInputError(ValueError):
+class VizInputError(PointwmError, ValueError):
     """An input the visualiser cannot use; the message names it and what was expected."""
 
 
@@ -184,7 +185,7 @@ class FlowScene:
         if which == "auto":
             return self.pred_flow if self.pred_flow is not None else self.gt_flow
         if which not in ("pred", "gt"):
-            raise ValueError(f"flow: which must be 'pred', 'gt' or 'auto', got {which!r}")
+            raise VizInputError(f"flow: which must be 'pred', 'gt' or 'auto', got {which!r}")
         return self.pred_flow if which == "pred" else self.gt_flow
 
     def positions(self, t: int, which: str = "auto") -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pointwm.atomic import atomic_path
+from pointwm.errors import InputError
 from pointwm.geometry import PointCloud
 from pointwm.viz.bundle import FlowScene
 
@@ -121,7 +122,7 @@ def render_flow_png(
     T = scene.num_steps
     step = T if step is None else int(step)
     if not 0 <= step <= max(T, 0):
-        raise ValueError(f"render_flow_png: step must be in [0, {T}], got {step}")
+        raise InputError(f"render_flow_png: step must be in [0, {T}], got {step}")
     flow = scene.flow(which)
     disp = flow[step - 1] if (flow is not None and step > 0) else np.zeros_like(scene.xyz)
     mag = np.linalg.norm(disp, axis=1)

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from pointwm.errors import InputError, PointwmError
 from pointwm.viz.bundle import FlowScene
 
 __all__ = ["FlowViewer", "PortInUseError", "check_port_free", "serve"]
@@ -38,14 +39,14 @@ GOAL_COLOR = (30, 90, 255)
 TARGET_COLOR = (230, 0, 230)
 
 
-class PortInUseError(OSError):
+class PortInUseError(PointwmError, OSError):
     """The viewer's port is taken; the message names host and port and what to do."""
 
 
 def check_port_free(host: str, port: int) -> None:
     """Raise ``PortInUseError`` when nothing can listen on ``host:port`` (0 = any port is fine)."""
     if not 0 <= int(port) <= 65535:
-        raise ValueError(f"port must be in [0, 65535], got {port}")
+        raise InputError(f"port must be in [0, 65535], got {port}")
     if port == 0:
         return
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from pointwm.errors import ConfigError
 from pointwm.sim.config import OBJECT_SHAPES, WorldConfig
 
 __all__ = ["GENERATOR_VERSION", "OBJECT_SHAPES", "SimConfig"]
@@ -68,21 +69,21 @@ class SimConfig(WorldConfig):
         for name in ("push_gap", "push_length"):
             v = getattr(self, name)
             if len(v) != 2 or not (0.0 <= v[0] <= v[1]):
-                raise ValueError(f"SimConfig.{name}: expected (lo, hi) with 0.0 <= lo <= hi, got {v}")
+                raise ConfigError(f"SimConfig.{name}: expected (lo, hi) with 0.0 <= lo <= hi, got {v}")
             object.__setattr__(self, name, tuple(v))
         if not (0.0 <= self.push_offset <= 0.2):
-            raise ValueError(f"SimConfig.push_offset: expected metres in [0, 0.2], got {self.push_offset}")
+            raise ConfigError(f"SimConfig.push_offset: expected metres in [0, 0.2], got {self.push_offset}")
         for name in ("push_prob", "probe_prob", "retreat_prob", "task_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
+                raise ConfigError(f"SimConfig.{name}: expected in [0, 1], got {getattr(self, name)}")
         if self.task_driver and not self.task_prob > 0:
-            raise ValueError(f"SimConfig.task_driver {self.task_driver!r} drives push tasks: it needs task_prob > 0")
+            raise ConfigError(f"SimConfig.task_driver {self.task_driver!r} drives push tasks: it needs task_prob > 0")
         if self.task_driver and not os.path.isfile(self.task_driver):
-            raise ValueError(f"SimConfig.task_driver: no such checkpoint file: {self.task_driver!r}")
+            raise ConfigError(f"SimConfig.task_driver: no such checkpoint file: {self.task_driver!r}")
         if not (isinstance(self.task_episode, int) and self.task_episode >= 0):
-            raise ValueError(f"SimConfig.task_episode: expected an integer >= 0, got {self.task_episode!r}")
+            raise ConfigError(f"SimConfig.task_episode: expected an integer >= 0, got {self.task_episode!r}")
         if self.task_episode and self.task_prob != 1.0:
-            raise ValueError(f"SimConfig.task_episode {self.task_episode} records whole task episodes: "
+            raise ConfigError(f"SimConfig.task_episode {self.task_episode} records whole task episodes: "
                              f"it needs task_prob 1, got {self.task_prob}")
 
     def to_dict(self) -> dict:

@@ -35,6 +35,7 @@ from pointwm.data.sim.record import (
     mujoco_source,
 )
 from pointwm.data.sim.task_states import task_episode_clips, task_state_clip
+from pointwm.errors import InputError
 from pointwm.sim import SceneSpec, SimWorld, sample_scene, sim_robot
 
 __all__ = ["GenerationError", "generate_archive", "generate_clip"]
@@ -171,7 +172,7 @@ def generate_archive(
     """
     cfg = cfg or SimConfig()
     if num_clips < 1 or clips_per_shard < 1 or workers < 1:
-        raise ValueError(f"num_clips, clips_per_shard and workers must be >= 1, got {num_clips}, {clips_per_shard}, {workers}")
+        raise InputError(f"num_clips, clips_per_shard and workers must be >= 1, got {num_clips}, {clips_per_shard}, {workers}")
     writer = ArchiveWriter(out, archive_config(seed, cfg, clips_per_shard))
     n_shards = math.ceil(num_clips / clips_per_shard)
     done = writer.completed()

@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from pointwm.data.clip import CameraView, Clip
+from pointwm.errors import PointwmError
 from pointwm.sim.config import WorldConfig
 from pointwm.sim.render import camera_intrinsics, camera_pose
 from pointwm.sim.scene import SceneSpec
@@ -20,7 +21,7 @@ GENERATOR = "pointwm.data.sim"
 MAX_ATTEMPTS = 12  # scenes (or tasks) drawn for one clip before it is given up
 
 
-class GenerationError(RuntimeError):
+class GenerationError(PointwmError, RuntimeError):
     """A clip could not be generated (e.g. no reachable motion in MAX_ATTEMPTS scenes)."""
 
 

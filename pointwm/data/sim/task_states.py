@@ -40,6 +40,7 @@ from pointwm.data.clip import Clip
 from pointwm.data.sample import robot_by_name
 from pointwm.data.sim.config import GENERATOR_VERSION, SimConfig
 from pointwm.data.sim.record import GENERATOR, MAX_ATTEMPTS, assemble_clip, clip_key, mujoco_source
+from pointwm.errors import InputError
 from pointwm.model import WorldModel
 from pointwm.sim import sim_robot
 from pointwm.tasks.push import COST_TERMS, PushConfig, PushEnv, make_task
@@ -209,7 +210,7 @@ def task_episode_clips(cfg: SimConfig, seed: int, episode: int) -> list[tuple[in
     """
     E = cfg.task_episode
     if E < 1:
-        raise ValueError(f"task_episode_clips: SimConfig.task_episode must be >= 1, got {E}")
+        raise InputError(f"task_episode_clips: SimConfig.task_episode must be >= 1, got {E}")
     first = episode * E
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(episode), E, 0xE915]))
     for _ in range(MAX_ATTEMPTS):
