@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
 from tqdm import tqdm
 
@@ -84,8 +85,6 @@ def estimate_normals(
     Normals are oriented towards ``viewpoint`` (3,) (a camera centre) when given, else
     towards +z (up, the usual view of a table-top scene).
     """
-    from scipy.spatial import cKDTree
-
     n = len(cloud)
     if n == 0:
         return PointCloud(cloud.xyz, cloud.color, cloud.xyz.clone())

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
 
 from kinematics.errors import KinematicsError
@@ -54,8 +55,6 @@ def robot_point_mask(
         distance to the true surface is over-estimated by at most about spacing / 2.
     Returns (N,) bool on xyz's device, True for robot points.
     """
-    from scipy.spatial import cKDTree
-
     margin = _check_margin(margin)
     if not isinstance(xyz, Tensor) or xyz.ndim != 2 or xyz.shape[-1] != 3:
         raise KinematicsError(f"xyz: expected a tensor of shape (N, 3), got {getattr(xyz, 'shape', type(xyz).__name__)}")

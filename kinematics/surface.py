@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 
 from kinematics.errors import KinematicsError
 from kinematics.urdf import LinkSpec, ShapeSpec
@@ -43,8 +44,6 @@ def _triangle_areas(tri: np.ndarray) -> np.ndarray:
 
 
 def _shape_mesh(shape: ShapeSpec, link: str):
-    import trimesh
-
     if shape.kind == "box":
         m = trimesh.creation.box(extents=shape.size)
     elif shape.kind == "cylinder":

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yourdfpy
+from lxml import etree
 
 from kinematics.errors import KinematicsError
 
@@ -283,9 +285,6 @@ def parse_urdf(
     {package name: directory} for ``package://`` mesh paths.
     Raises KinematicsError naming the file (and the link or joint) on any problem.
     """
-    import yourdfpy
-    from lxml import etree
-
     if geometry not in ("visual", "collision"):
         raise KinematicsError(f"geometry: expected 'visual' or 'collision', got {geometry!r}")
     path = Path(path)

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
 from planning.config import PlannerConfig
 from planning.costs import GENERIC_TERMS, CostInputs, CostTerm, JointLimits, term_names, total_cost
@@ -397,8 +398,6 @@ class _SamplingPlanner:
         if callable(progress):
             return progress, None
         if progress:
-            from tqdm import tqdm
-
             bar = tqdm(total=self._iterations(), desc="plan", unit="it", leave=False)
 
             def cb(i, n, best):

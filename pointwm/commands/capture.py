@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from capture import CaptureError, realsense, save_capture
+
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
@@ -68,8 +70,6 @@ def register(subparsers) -> None:
 
 def load_extrinsics(path: Path) -> np.ndarray:
     """(4, 4) float64 T_world_cam from a .npy array or a .json list / {"T_world_cam": ...}."""
-    from capture import CaptureError
-
     if not path.is_file():
         raise CaptureError(f"{path}: extrinsics file not found")
     if path.suffix == ".npy":
@@ -101,8 +101,6 @@ def load_extrinsics(path: Path) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from capture import CaptureError, realsense, save_capture
-
     if args.frame is not None and args.recording is None:
         raise CaptureError("--frame needs --recording (live capture takes the next frame)")
     if args.recording is not None and args.serial is not None:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from pointwm.commands.common import add_cloud_options, cloud_from_capture
+from pointwm.ply import write_ply
+from pointwm.viz import render_cloud_png
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointwm.ply import write_ply
-    from pointwm.viz import render_cloud_png
-
     _, cloud = cloud_from_capture(args.capture, args)
     ply = args.out or args.capture / "cloud.ply"
     png = args.png or ply.with_suffix(".png")

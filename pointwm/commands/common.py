@@ -7,13 +7,15 @@ import logging
 import time
 from pathlib import Path
 
+from capture import Workspace, frames_to_cloud, load_capture
+from capture.process import DEFAULT_VOXEL_SIZE
+from pointwm.atomic import write_json as _write_json
+
 log = logging.getLogger("pointwm")
 
 
 def add_cloud_options(parser: argparse.ArgumentParser) -> None:
     """Options of the capture → cloud pipeline (crop, voxel size, normals, range)."""
-    from capture.process import DEFAULT_VOXEL_SIZE, Workspace
-
     ws = Workspace()
     g = parser.add_argument_group("point cloud")
     g.add_argument(
@@ -30,8 +32,6 @@ def add_cloud_options(parser: argparse.ArgumentParser) -> None:
 
 def cloud_from_capture(capture_dir: Path, args: argparse.Namespace):
     """Load a capture directory and fuse its cameras with the options of ``add_cloud_options``."""
-    from capture import Workspace, frames_to_cloud, load_capture
-
     frames = load_capture(capture_dir)
     workspace = Workspace(tuple(args.workspace[:3]), tuple(args.workspace[3:]))
     t0 = time.perf_counter()
@@ -59,6 +59,4 @@ def warn_if_robot_differs(model, robot) -> None:
 
 def write_json(path: Path, data: dict) -> Path:
     """Write JSON atomically (temporary file + rename)."""
-    from pointwm.atomic import write_json as _write_json
-
     return _write_json(path, data)

@@ -6,6 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from pointwm.data.archive import read_manifest, write_archive
+from pointwm.data.check import check_archive
+from pointwm.data.pointworld_h5 import find_h5_files, read_pointworld_h5
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -45,8 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from pointwm.data.check import check_archive
-
     report = check_archive(args.archive, check_robots=not args.no_robots, progress=not args.json)
     if args.json:
         print(json.dumps({
@@ -65,8 +67,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from pointwm.data.archive import read_manifest
-
     m = read_manifest(args.archive)
     size = sum(s.bytes for s in m.shards)
     print(f"archive:  {m.root}\nschema:   {m.schema}\ncreated:  {m.created_by}")
@@ -77,9 +77,6 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from pointwm.data.archive import write_archive
-    from pointwm.data.pointworld_h5 import find_h5_files, read_pointworld_h5
-
     files = find_h5_files(args.inputs)
 
     def clips():

@@ -17,14 +17,24 @@ import argparse
 import time
 from pathlib import Path
 
+import torch
+
+from capture.process import Workspace
+from kinematics import load_robot
+from planning import Goal, PlannerConfig
 from pointwm.commands.common import (
     add_cloud_options,
     cloud_from_capture,
     warn_if_robot_differs,
     write_json,
 )
+from pointwm.commands.plan import plan_and_write
 from pointwm.errors import CLIError
+from pointwm.model import WorldModel
 from pointwm.paths import ASSETS, SAMPLE_CAPTURE
+from pointwm.ply import write_ply
+from pointwm.tasks.push import push_start_joints
+from pointwm.viz import load_prediction, render_cloud_png, render_flow_png, render_rollout_gif
 
 DEFAULT_CHECKPOINT = ASSETS / "checkpoints" / "tiny_sim.safetensors"
 DEFAULT_GOAL = "box:0.35,0.05,0.01,0.5,0.2,0.15+0.05,0,0"  # the sample capture's red box, +5 cm in x
@@ -57,9 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointwm.ply import write_ply
-    from pointwm.viz import render_cloud_png
-
     t0 = time.perf_counter()
     out: Path = args.out
     frames, cloud = cloud_from_capture(args.capture, args)
@@ -88,13 +95,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan_stage(args: argparse.Namespace, cloud, out: Path) -> dict:
     """Plan towards the goal with the shipped model; write pictures of the predicted outcome."""
-    from capture.process import Workspace
-    from kinematics import load_robot
-    from planning import Goal, PlannerConfig
-    from pointwm.commands.plan import plan_and_write
-    from pointwm.model import WorldModel
-    from pointwm.viz import load_prediction, render_flow_png, render_rollout_gif
-
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such file")
     model = WorldModel.load(args.checkpoint)
@@ -135,10 +135,6 @@ def _plan_stage(args: argparse.Namespace, cloud, out: Path) -> dict:
 
 def _behind(robot, cloud, resolved):
     """(J,) start joints: the tool behind the goal's points, for a push along their way to go."""
-    import torch
-
-    from pointwm.tasks.push import push_start_joints
-
     pts = cloud.xyz[resolved.index].double()
     way = resolved.to_go(pts).mean(0)  # (3,) m
     try:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
+from pointwm.commands.common import write_json
+from pointwm.eval import evaluate
+from pointwm.model import WorldModel
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -30,12 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from pointwm.commands.common import write_json
-    from pointwm.eval import evaluate
-    from pointwm.model import WorldModel
-
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

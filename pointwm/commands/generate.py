@@ -7,10 +7,11 @@ import os
 import time
 from pathlib import Path
 
+from pointwm.data.sim import SimConfig, generate_archive
+from pointwm.data.sim.config import OBJECT_SHAPES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from pointwm.data.sim.config import OBJECT_SHAPES, SimConfig
-
     d = SimConfig()
     p = sub.add_parser(
         "generate",
@@ -75,8 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def sim_config(args: argparse.Namespace):
     """The :class:`~pointwm.data.sim.SimConfig` of parsed ``generate`` options."""
-    from pointwm.data.sim import SimConfig
-
     return SimConfig(
         robot=args.robot, width=args.width, height=args.height, num_steps=args.steps,
         step_dt=args.step_dt, objects=tuple(args.objects), cameras=tuple(args.cameras),
@@ -90,7 +89,6 @@ def sim_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from pointwm.data.sim import generate_archive
 
     cfg = sim_config(args)
     t0 = time.perf_counter()

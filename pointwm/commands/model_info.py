@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pointwm.model import ModelConfig, count_parameters
+from pointwm.model.checkpoint import read_checkpoint
+from pointwm.paths import CONFIGS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,16 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def resolve_config(spec: str):
     """A ModelConfig from a YAML path, a size name under configs/model/, or a checkpoint."""
-    from pointwm.model import ModelConfig
-    from pointwm.model.checkpoint import read_checkpoint
-
     path = Path(spec)
     if path.suffix == ".safetensors":
         config, _ = read_checkpoint(path)
         return ModelConfig.from_dict(config, source=f"checkpoint {path}")
     if not path.exists() and path.suffix == "":
-        from pointwm.paths import CONFIGS
-
         named = CONFIGS / "model" / f"{spec}.yaml"
         if named.is_file():
             path = named
@@ -38,8 +37,6 @@ def resolve_config(spec: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointwm.model import count_parameters
-
     config = resolve_config(args.config)
     n = count_parameters(config)
     bb = config.backbone

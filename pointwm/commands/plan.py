@@ -7,7 +7,24 @@ import argparse
 import logging
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from capture.process import Workspace
+from kinematics import load_robot
+from planning import Goal, MPPIPlanner, PlannerConfig
+from pointwm.commands.common import (
+    add_cloud_options,
+    checkpoint_label,
+    cloud_from_capture,
+    warn_if_robot_differs,
+    write_json,
+)
 from pointwm.errors import CLIError
+from pointwm.model.ensemble import load_models
+from pointwm.tasks import COST_TERMS as TASK_COST_TERMS
+from pointwm.viz import save_prediction
+from pointwm.viz.static import new_figure
 
 log = logging.getLogger("pointwm")
 
@@ -20,8 +37,6 @@ GOAL_HELP = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from pointwm.commands.common import add_cloud_options
-
     p = sub.add_parser(
         "plan",
         help="plan joint actions that move chosen scene points to a goal (MPPI)",
@@ -50,8 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_joints(text: str | None, robot):
     """(J,) joint vector from 'v1,...,vJ' or 'name=value,...' (over the default pose)."""
-    import torch
-
     if text is None:
         return robot.default_q.clone()
     parts = [x.strip() for x in text.split(",") if x.strip()]
@@ -77,13 +90,8 @@ def parse_joints(text: str | None, robot):
 def render_plan_png(path: Path, xyz, color, goal_mask, final, targets, robot_final=None, title: str = "") -> Path:
     """Top and side views: scene (grey/colour), goal points (blue), their predicted final
     positions (red), targets (green x), robot points at the last step (light grey)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    fig = new_figure(figsize=(11, 5))
+    axes = fig.subplots(1, 2)
     c = color if color is not None else np.full((len(xyz), 3), 0.6)
     for ax, (i, j, names) in zip(axes, ((0, 1, "xy (top)"), (0, 2, "xz (side)")), strict=True):
         if robot_final is not None:
@@ -102,7 +110,6 @@ def render_plan_png(path: Path, xyz, color, goal_mask, final, targets, robot_fin
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -115,11 +122,6 @@ def plan_and_write(model, cloud, robot, q0, goal, cfg, out: Path, workspace=None
     tasks' shaping terms, ``pointwm.tasks.COST_TERMS``); workspace: (lo, hi) m.
     Returns ``(plan, resolved_goal, {"plan": ..., "prediction": ..., "picture": ...})``.
     """
-    from planning import MPPIPlanner
-    from pointwm.commands.common import write_json
-    from pointwm.tasks import COST_TERMS as TASK_COST_TERMS
-    from pointwm.viz import save_prediction
-
     resolved = goal.resolve(cloud.xyz.float(), cfg.T, workspace)
     log.info("goal: %s (%d points); planning K=%d T=%d iterations=%d", goal.describe(), resolved.index.numel(),
              cfg.K, cfg.T, cfg.iterations)
@@ -148,12 +150,6 @@ def plan_and_write(model, cloud, robot, q0, goal, cfg, out: Path, workspace=None
 
 
 def run(args: argparse.Namespace) -> int:
-
-    from capture.process import Workspace
-    from kinematics import load_robot
-    from planning import Goal, PlannerConfig
-    from pointwm.commands.common import checkpoint_label, cloud_from_capture, warn_if_robot_differs
-    from pointwm.model.ensemble import load_models
 
     cfg = PlannerConfig.from_yaml(args.config)
     over = {k: v for k, v in (("K", args.samples), ("iterations", args.iterations), ("T", args.horizon),

@@ -7,7 +7,12 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from kinematics import load_robot
 from pointwm.errors import CLIError
+from pointwm.viz.static import new_figure
 
 log = logging.getLogger("pointwm")
 
@@ -34,8 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_joints(robot, values: list[str] | None):
     """(J,) float64 tensor from the --joints words (all numbers, or NAME=VALUE pairs)."""
-    import torch
-
     if not values:
         return robot.default_q.clone()
     if all("=" in v for v in values):
@@ -67,7 +70,6 @@ def describe(robot, q) -> str:
         )
     if robot.gripper_joint_names:
         lines.append(f"grippers: {', '.join(robot.gripper_joint_names)}")
-    import torch
 
     counts = torch.bincount(robot.point_link, minlength=robot.num_links).tolist()
     lines.append("")
@@ -78,15 +80,9 @@ def describe(robot, q) -> str:
 
 def save_picture(robot, q, path: Path) -> Path:
     """Three views of the surface points at q, coloured by link."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     pts = robot.surface_points(q).numpy()
     link = robot.point_link.numpy()
-    fig = plt.figure(figsize=(13, 4.6))
+    fig = new_figure(figsize=(13, 4.6))
     lo, hi = pts.min(0), pts.max(0)
     centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 0.05)
     for k, (elev, azim, title) in enumerate([(20, -60, "perspective"), (0, -90, "front (x-z)"), (90, -90, "top (x-y)")]):
@@ -103,13 +99,10 @@ def save_picture(robot, q, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinematics import load_robot
-
     overrides = {}
     if args.num_points is not None:
         overrides["num_points"] = args.num_points

@@ -8,7 +8,10 @@ Several processes (DDP, gloo on the CPU / nccl on GPUs):
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
+
+from pointwm.train import load_train_config, train
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,10 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from pointwm.train import load_train_config, train
-
     cfg = load_train_config(args.config)
     cfg = cfg.with_overrides(steps=args.steps, batch_size=args.batch_size, num_workers=args.workers)
     if args.lr is not None:

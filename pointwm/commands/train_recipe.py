@@ -13,8 +13,13 @@ import json
 import logging
 from pathlib import Path
 
+from pointwm.cli import main
+from pointwm.commands import generate
+from pointwm.data.archive import read_manifest
+from pointwm.data.sim import archive_config
 from pointwm.errors import CLIError
 from pointwm.paths import CONFIGS
+from pointwm.train.recipe import load_recipe, plan_steps
 
 DEFAULT_RECIPE = CONFIGS / "train" / "recipe.yaml"
 log = logging.getLogger(__name__)
@@ -46,10 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointwm.cli import main
-    from pointwm.errors import CLIError
-    from pointwm.train.recipe import load_recipe, plan_steps
-
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers: expected >= 1, got {args.workers}")
     recipe = load_recipe(args.recipe)
@@ -95,9 +96,6 @@ def check_generate_args(recipe) -> dict[str, dict]:
     value, or an option the recipe sets elsewhere (``--clips``, ``--seed``: the archive's
     fields; ``--workers``, ``--no-progress``: ``train-recipe``'s).
     """
-    from pointwm.commands import generate
-    from pointwm.data.sim import archive_config
-
     sub = _RaisingParser(prog="pointwm").add_subparsers(parser_class=_RaisingParser)
     generate.register(sub)
     parser = sub.choices["generate"]
@@ -126,8 +124,6 @@ def check_existing_archives(recipe, data_dir: Path, configs: dict[str, dict]) ->
     (``configs``, from :func:`check_generate_args`), or a complete one would be trained on as
     it is. Another generator version alone gets a warning (it is what the recipe's stages
     read when they ran: see the recipe's notes); any other difference is a ``ValueError``."""
-    from pointwm.data.archive import read_manifest
-
     for a in recipe.archives:
         root = data_dir / a.name
         if not (root / "manifest.json").is_file():

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from pointwm.errors import CLIError
+from pointwm.viz import open_source, render_flow_png, render_rollout_gif, write_flow_ply
+from pointwm.viz.viewer import serve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointwm.viz import open_source, render_flow_png, render_rollout_gif, write_flow_ply
-
     scene = open_source(args.path, clip=args.clip)
     which = args.flow
     if which != "auto" and scene.flow(which) is None:
@@ -60,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  cloud:   {write_flow_ply(scene, args.ply, which=which)}")
     if args.static_only:
         return 0
-    from pointwm.viz.viewer import serve
 
     def ready(viewer) -> None:
         print(f"viewer: {viewer.url}  (Ctrl-C to stop; from another machine: "

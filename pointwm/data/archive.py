@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from pointwm import __version__
 from pointwm.atomic import write_bytes
 from pointwm.data.clip import CameraView, Clip, ClipError
 from pointwm.errors import InputError, PointwmError
@@ -179,8 +181,6 @@ def _npy(arr: np.ndarray) -> bytes:
 
 
 def _png(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -233,8 +233,6 @@ def _load_npy(data: bytes, where: str) -> np.ndarray:
 
 
 def _load_image(data: bytes, where: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im.convert("RGB"))
@@ -332,8 +330,6 @@ class ArchiveWriter:
     """
 
     def __init__(self, root: str | os.PathLike, config: Mapping | None = None, created_by: str = "") -> None:
-        from pointwm import __version__
-
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.config = json.loads(json.dumps(dict(config or {})))  # normalise (tuples -> lists)

@@ -8,8 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from pointwm.data.archive import ShardError, iter_shard, read_manifest
 from pointwm.data.clip import ClipError
+from pointwm.data.sample import load_clip_robot
 
 __all__ = ["CheckReport", "Problem", "check_archive"]
 
@@ -50,8 +53,6 @@ def check_archive(root: str | os.PathLike, check_robots: bool = True, progress: 
     clip's schema, dtypes and shapes, duplicate clip keys, and (``check_robots``) that each
     robot name loads with ``kinematics.load_robot`` and has the clip's joints.
     """
-    from tqdm import tqdm
-
     manifest = read_manifest(root)
     report = CheckReport(Path(root), shards=len(manifest.shards))
     seen: dict[str, str] = {}
@@ -96,8 +97,6 @@ def check_archive(root: str | os.PathLike, check_robots: bool = True, progress: 
 
 
 def _robot_problem(clip) -> str | None:
-    from pointwm.data.sample import load_clip_robot
-
     try:
         load_clip_robot(clip)
     except ClipError as e:

@@ -36,9 +36,12 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import h5py
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from pointwm.data.clip import CameraView, Clip, ClipError
+from pointwm.data.sample import robot_by_name
 
 __all__ = ["find_h5_files", "read_pointworld_h5"]
 
@@ -66,8 +69,6 @@ def _get(group, name: str, where: str) -> np.ndarray:
 
 
 def _decode_jpeg(data: bytes, where: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im.convert("RGB"))
@@ -143,10 +144,6 @@ def read_pointworld_h5(path: str | os.PathLike, robot: str = "panda") -> Iterato
     the 7 arm joints + gripper onto its action joints). Raises ``ClipError`` naming the
     file and group for missing datasets or shapes that disagree.
     """
-    import h5py
-
-    from pointwm.data.sample import robot_by_name
-
     path = Path(path)
     try:
         model = robot_by_name(robot, 500)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from kinematics import KinematicsError, load_robot
 from pointwm.data.clip import Clip, ClipError
 
 __all__ = ["TrainSample", "clip_to_sample", "load_clip_robot", "robot_by_name"]
@@ -54,8 +55,6 @@ class TrainSample:
 @functools.lru_cache(maxsize=16)
 def robot_by_name(name: str, num_points: int = 500):
     """The RobotModel ``name`` with ``num_points`` points, as clips use it (cached; ClipError)."""
-    from kinematics import KinematicsError, load_robot
-
     try:
         return load_robot(name, num_points=int(num_points))
     except KinematicsError as e:

@@ -17,9 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
+from pointwm.data import ArchiveDataset, clip_to_sample
+from pointwm.data.sample import robot_by_name
 from pointwm.errors import InputError
 from pointwm.eval.baselines import nearest_robot_point_flow, zero_flow
 from pointwm.eval.metrics import MOVED_THRESHOLD, FlowMetrics
+from pointwm.geometry import PointCloud
 
 __all__ = ["PREDICTORS", "EvalReport", "evaluate"]
 
@@ -110,12 +115,6 @@ def evaluate(
     num_robot_points: M, robot points from forward kinematics (the model's training value).
     radius: metres, the nearest-robot-point baseline's reach.
     """
-    from tqdm.auto import tqdm
-
-    from pointwm.data import ArchiveDataset, clip_to_sample
-    from pointwm.data.sample import robot_by_name
-    from pointwm.geometry import PointCloud
-
     roots = [data] if isinstance(data, str | os.PathLike) else list(data)
     if max_clips is not None and max_clips < 1:
         raise InputError(f"max_clips: expected >= 1, got {max_clips}")

@@ -21,6 +21,9 @@ from torch import Tensor
 
 __all__ = ["FORMAT", "CheckpointError", "read_checkpoint", "read_checkpoint_with_robots", "write_checkpoint"]
 
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
 from pointwm.atomic import atomic_path
 from pointwm.errors import PointwmError
 
@@ -36,8 +39,6 @@ class CheckpointError(PointwmError, ValueError):
 def write_checkpoint(path: str | Path, tensors: Mapping[str, Tensor], config: Mapping[str, Any],
                      robots: Mapping[str, Any] | None = None) -> Path:
     """Write ``tensors`` (name → tensor, any device), ``config`` and ``robots`` (JSON-able) atomically."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
@@ -83,8 +84,6 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
 def read_checkpoint_with_robots(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor], dict[str, dict]]:
     """As :func:`read_checkpoint`, plus robot name → ``point_sampling`` ({} for checkpoints
     written before robots were recorded)."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path}: no such file")

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pointwm.errors import ConfigError
 from pointwm.model.backbone import BackboneConfig
 
@@ -117,8 +119,6 @@ class ModelConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> ModelConfig:
         """Load ``configs/model/<name>.yaml``-style files."""
-        import yaml
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"model config {path}: no such file")

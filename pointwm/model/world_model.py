@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from capture import voxel_downsample
 from pointwm import ops
 from pointwm.errors import InputError
 from pointwm.geometry import PointCloud
@@ -155,7 +156,6 @@ def prepare_scene(
     """
     if len(scene) <= max_points:
         return scene, None
-    from capture import voxel_downsample
 
     size = float(voxel_size)
     reduced, inverse = voxel_downsample(scene, size)

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -159,7 +160,6 @@ class CupyBackend:
 
     def launch(self, module: str, kernel: str, n: int, *args: Tensor | int | float) -> None:
         import cupy
-        import numpy as np
 
         if n <= 0:
             return

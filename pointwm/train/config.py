@@ -13,9 +13,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pointwm.data.augment import AugmentConfig
 from pointwm.errors import ConfigError
 from pointwm.model.config import ModelConfig
+from pointwm.paths import CONFIGS
 
 __all__ = ["LossConfig", "OptimConfig", "TrainConfig", "load_train_config"]
 
@@ -166,8 +169,6 @@ class TrainConfig:
 
 def _resolve(path: str, base_dir: Path | None, source: str) -> Path:
     """A model-config path: as given, next to the train config, or under ``configs/``."""
-    from pointwm.paths import CONFIGS
-
     candidates = [Path(path)]
     if base_dir is not None:
         candidates.append(base_dir / path)
@@ -180,8 +181,6 @@ def _resolve(path: str, base_dir: Path | None, source: str) -> Path:
 
 def load_train_config(path: str | Path) -> TrainConfig:
     """Load ``configs/train/<name>.yaml``-style files."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"train config {path}: no such file")

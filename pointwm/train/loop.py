@@ -31,7 +31,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from pointwm.atomic import write_json
 from pointwm.data.archive import read_manifest
@@ -111,8 +115,6 @@ class _Dist:
 
 
 def _setup_distributed(device: torch.device | None) -> _Dist:
-    import torch.distributed as dist
-
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if dist.is_available() and dist.is_initialized():
         return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
@@ -289,9 +291,6 @@ def train(
 
 
 def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_after) -> TrainResult:
-    import torch.distributed as dist
-    from torch.utils.data import DataLoader
-
     t_begin = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -342,8 +341,6 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
         torch.set_rng_state(state["rng"]["torch"])
     net: torch.nn.Module = model
     if d.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     stream = SampleStream(
@@ -361,7 +358,6 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
     end = cfg.steps if stop_after is None else min(cfg.steps, start_step + stop_after)
     window = FlowMetrics(lc.moved_threshold)
     win_loss, win_gn, win_wait, win_time, win_steps, last_samples = 0.0, 0.0, 0.0, 0.0, 0, None
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=cfg.steps, initial=start_step, disable=not progress or d.rank != 0,
                desc=f"train {cfg.name}", unit="step", dynamic_ncols=True, mininterval=2.0)
@@ -441,7 +437,6 @@ def _train(cfg, manifests, out, d: _Dist, resume, init, device, progress, stop_a
 
 def _log_row(step, opt, window: FlowMetrics, loss, grad_norm, clips_s, data_wait, d: _Dist) -> dict[str, Any]:
     if d.enabled:  # average over ranks: losses, metric sums and counts
-        import torch.distributed as dist
 
         t = torch.tensor([loss, grad_norm, data_wait], dtype=torch.float64)
         dist.all_reduce(t)
@@ -477,6 +472,4 @@ def _save(model: WorldModel, opt, sched, step: int, cfg: TrainConfig, d: _Dist, 
         prune_checkpoints(ckpt_dir, cfg.keep_checkpoints)
         log.info("checkpoint at step %d in %s", step, ckpt_dir)
     if d.enabled:
-        import torch.distributed as dist
-
         dist.barrier()

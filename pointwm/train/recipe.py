@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import yaml
+
+from pointwm.data.archive import read_manifest
 from pointwm.errors import ConfigError
+from pointwm.train.checkpoint import list_checkpoints
+from pointwm.train.config import load_train_config
 
 __all__ = ["ArchiveSpec", "Recipe", "StageSpec", "Step", "archive_complete", "load_recipe", "plan_steps"]
 
@@ -127,8 +132,6 @@ def load_recipe(path: str | Path) -> Recipe:
     stage reads or a stage that reads an unknown one, an ``init`` naming an unknown stage,
     a cycle of ``init`` links, or a stage listed before the stage it starts from.
     """
-    import yaml
-
     path = Path(path)
     where = f"recipe {path}"
     if not path.is_file():
@@ -192,8 +195,6 @@ def _load_archives(data: object, where: str) -> tuple[ArchiveSpec, ...]:
 
 
 def _load_stages(data: object, where: str, base: Path, archives: set[str]) -> tuple[StageSpec, ...]:
-    from pointwm.train.config import load_train_config
-
     if not isinstance(data, list) or not data:
         raise ConfigError(f"{where}: stages: expected a non-empty list of stages, got {data!r}")
     out: list[StageSpec] = []
@@ -259,8 +260,6 @@ def archive_complete(root: Path, spec: ArchiveSpec) -> bool:
 
     Raises ``ValueError`` when ``root`` holds another archive (another seed, not generated).
     """
-    from pointwm.data.archive import read_manifest
-
     if not (root / "manifest.json").is_file():
         return False
     m = read_manifest(root)
@@ -296,8 +295,6 @@ def plan_steps(
     archive once, just before the first stage that reads it. A stage whose run folder
     holds checkpoints continues with ``--resume``. workers: ``generate --workers``.
     """
-    from pointwm.train.checkpoint import list_checkpoints
-
     out = Path(out)
     data_dir = Path(data_dir) if data_dir is not None else out / "data"
     for s in recipe.stages:

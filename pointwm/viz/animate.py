@@ -8,9 +8,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from pointwm.errors import InputError
 from pointwm.viz.bundle import FlowScene
+from pointwm.viz.static import _equal_limits_3d, _subsample, new_figure
 
 __all__ = ["render_rollout_gif"]
 
@@ -35,14 +37,6 @@ def render_rollout_gif(
     which: "pred", "gt" or "auto" (the prediction, else the ground truth).
     fps:   frames per second of the GIF. Returns the path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    from pointwm.viz.static import _equal_limits_3d, _subsample
-
     if fps <= 0:
         raise InputError(f"render_rollout_gif: fps must be > 0, got {fps}")
     path = Path(path)
@@ -58,7 +52,7 @@ def render_rollout_gif(
     lo2, hi2 = extent[:, :2].min(0) - 0.02, extent[:, :2].max(0) + 0.02
 
     dpi = 80
-    fig = plt.figure(figsize=(size_px[0] / dpi, size_px[1] / dpi), dpi=dpi)
+    fig = new_figure(figsize=(size_px[0] / dpi, size_px[1] / dpi), dpi=dpi)
     frames = []
     for t in range(T + 1):
         fig.clf()
@@ -89,7 +83,6 @@ def render_rollout_gif(
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
         frames.append(Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors=128))
-    plt.close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gif", dir=path.parent)
     os.close(fd)

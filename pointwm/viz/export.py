@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from pointwm.geometry import PointCloud
+from pointwm.ply import write_ply
 from pointwm.viz.bundle import FlowScene
 
 __all__ = ["flow_attributes", "write_flow_ply"]
@@ -41,10 +44,5 @@ def write_flow_ply(scene: FlowScene, path: str | os.PathLike, which: str = "auto
     Read it back with ``pointwm.ply.read_ply`` or Open3D's tensor API
     (``o3d.t.io.read_point_cloud(path).point["flow_x"]``). Returns the path.
     """
-    import torch
-
-    from pointwm.geometry import PointCloud
-    from pointwm.ply import write_ply
-
     cloud = PointCloud(torch.from_numpy(scene.xyz), color=torch.from_numpy(np.clip(scene.color, 0, 1)))
     return write_ply(path, cloud, flow_attributes(scene, which, all_steps))

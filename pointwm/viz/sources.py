@@ -21,6 +21,9 @@ import logging
 import os
 from pathlib import Path
 
+from capture import frames_to_cloud, load_capture
+from pointwm.data.archive import iter_shard, read_manifest
+from pointwm.data.sample import clip_to_sample
 from pointwm.viz.bundle import FlowScene, VizInputError, load_prediction
 
 __all__ = ["EXPECTED_INPUTS", "open_source"]
@@ -70,8 +73,6 @@ def open_source(path: str | os.PathLike, clip: int | str | None = None,
 
 
 def _open_capture(directory: Path) -> FlowScene:
-    from capture import frames_to_cloud, load_capture
-
     frames = load_capture(directory)
     cloud = frames_to_cloud(frames, normals=False)
     log.info("%s: %d camera(s) -> %d points", directory, len(frames), len(cloud))
@@ -79,8 +80,6 @@ def _open_capture(directory: Path) -> FlowScene:
 
 
 def _open_clip(root: Path, clip: int | str | None, num_robot_points: int) -> FlowScene:
-    from pointwm.data.archive import iter_shard, read_manifest
-
     manifest = read_manifest(root)
     if manifest.num_clips == 0:
         raise VizInputError(f"{root}: archive has no clips")
@@ -110,10 +109,8 @@ def _open_clip(root: Path, clip: int | str | None, num_robot_points: int) -> Flo
         raise VizInputError(f"{root}: no clip {clip!r} in the archive")
     robot_flow = None
     try:
-        from pointwm.data.sample import clip_to_sample
-
         robot_flow = clip_to_sample(found, num_robot_points).robot_points.numpy()
-    except (ValueError, OSError, ImportError) as e:  # unknown robot etc.: show the scene anyway
+    except (ValueError, OSError) as e:  # unknown robot etc.: show the scene anyway
         log.warning("%s#%s: no robot points (%s)", root, found.key, e)
     return FlowScene.build(
         found.xyz, robot_flow, gt_flow=found.flow, scene_color=found.colors,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import matplotlib
 import numpy as np
+from matplotlib import cm
+from matplotlib import colors as mcolors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
 from pointwm.atomic import atomic_path
 from pointwm.errors import InputError
@@ -13,6 +19,14 @@ from pointwm.geometry import PointCloud
 from pointwm.viz.bundle import FlowScene
 
 __all__ = ["render_cloud_png", "render_flow_png"]
+
+
+def new_figure(figsize: tuple[float, float], dpi: float | None = None) -> Figure:
+    """A matplotlib figure drawn by Agg, without pyplot: no global backend or figure state,
+    so a notebook's own backend is left alone and nothing needs closing."""
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _savefig_atomic(fig, path: Path, dpi: int) -> None:
@@ -34,18 +48,13 @@ def render_cloud_png(
     Points are drawn in their own colours (grey when the cloud has none); clouds larger
     than ``max_points`` are subsampled uniformly with ``seed``. Returns the path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     arrays = cloud.numpy()
     xyz = arrays["xyz"]
     color = arrays.get("color", np.full_like(xyz, 0.5))
     keep = _subsample(len(xyz), max_points, seed)
     xyz, color = xyz[keep], color[keep]
-    fig = plt.figure(figsize=(12, 5.5))
+    fig = new_figure(figsize=(12, 5.5))
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
     ax3.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], c=color, s=point_size, linewidths=0, depthshade=False)
     ax3.set_xlabel("x (m)")
@@ -65,7 +74,6 @@ def render_cloud_png(
     fig.suptitle(title or f"{len(cloud)} points")
     fig.tight_layout()
     _savefig_atomic(fig, path, dpi)
-    plt.close(fig)
     return path
 
 
@@ -111,12 +119,6 @@ def render_flow_png(
                  "moved" threshold is 5 mm).
     Returns the path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import cm
-    from matplotlib import colors as mcolors
 
     path = Path(path)
     T = scene.num_steps
@@ -135,7 +137,7 @@ def render_flow_png(
     norm = mcolors.Normalize(0.0, vmax)
     cmap = matplotlib.colormaps["viridis"]
 
-    fig = plt.figure(figsize=(13, 5.8))
+    fig = new_figure(figsize=(13, 5.8))
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
     ax3.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], c=color, s=point_size, linewidths=0, depthshade=False)
     if len(robot):
@@ -143,8 +145,6 @@ def render_flow_png(
                     depthshade=False)
     if len(arrows):
         a0, a1 = scene.xyz[arrows], scene.xyz[arrows] + disp[arrows]
-        from mpl_toolkits.mplot3d.art3d import Line3DCollection
-
         ax3.add_collection3d(Line3DCollection(np.stack([a0, a1], 1), colors=cmap(norm(mag[arrows])),
                                               linewidths=1.2))
     if scene.goal_idx is not None and len(scene.goal_idx):
@@ -186,5 +186,4 @@ def render_flow_png(
                  f"{int((mag >= min_arrow_m).sum())} moved")
     fig.tight_layout()
     _savefig_atomic(fig, path, dpi)
-    plt.close(fig)
     return path
