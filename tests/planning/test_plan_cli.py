@@ -73,6 +73,7 @@ def test_plan_cli_bad_input(tmp_path, checkpoint, extra, match):
         args.func(args)
 
 
+@pytest.mark.slow
 def test_eval_plan_with_an_ensemble_of_checkpoints(tmp_path, checkpoint):
     """Several --checkpoint paths plan against their ensemble; the run records them all and
     a rerun with another set is refused rather than mixed in."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from train_helpers import ddp_worker
@@ -15,6 +16,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_stay_in_sync(tiny_archive, tmp_path):
     # 3 shards (3, 3, 2 clips) over 2 ranks: rank 0 streams 5-6 clips per pass, rank 1 2-3.
     steps = 4

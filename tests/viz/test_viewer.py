@@ -45,6 +45,7 @@ def _red_pixels(path) -> np.ndarray:
     return (rgb[..., 0] > 200) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: apt-get install -y chromium")
 def test_viewer_renders_scene_in_headless_chromium(tmp_path):
     scene = make_scene(N=3000, T=3, color=(1.0, 0.0, 0.0), gt=False, goal=False)
