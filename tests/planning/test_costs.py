@@ -7,19 +7,10 @@ import torch
 
 from planning import Goal
 
-# a 4 cm square of goal points around the origin, and a far-away other point
+# a 4 cm square of goal points around the origin, and a far-away other point (the push task's
+# shaping terms on the same square: tests/tasks/test_push_costs.py)
 XYZ = torch.tensor([[-0.02, -0.02, 0.0], [0.02, -0.02, 0.0], [0.02, 0.02, 0.0], [-0.02, 0.02, 0.0], [1.0, 1.0, 0.0]])
 MASK = torch.tensor([True, True, True, True, False])
-
-
-def _robot_at(*points) -> torch.Tensor:
-    """(K=len(points), T+1=2, M=1, 3): one robot point resting at each given position."""
-    p = torch.tensor(points, dtype=torch.float32)
-    return p[:, None, None, :].expand(-1, 2, 1, 3).clone()
-
-
-def _still(k: int) -> torch.Tensor:
-    return torch.zeros(k, 1, len(XYZ), 3)
 
 
 def test_goal_cost_at_the_last_step_or_averaged_over_the_steps():
