@@ -6,15 +6,18 @@
 - ``backbone``: :class:`PointTransformerV3`, :class:`BackboneConfig`.
 - ``features``: scene and robot token features and embeddings.
 - ``config``: :class:`ModelConfig` (``configs/model/*.yaml``).
-- ``world_model``: :class:`WorldModel` (``predict``, ``load``, ``save``).
+- ``world_model``: :class:`WorldModel` (``predict``, ``load``, ``save``): the joint architecture.
+- ``factored``: :class:`FactoredWorldModel`, the scene encoded once and each candidate decoded
+  on its interaction set (``interaction``).
 - ``checkpoint``: safetensors checkpoints. ``loss``: :func:`flow_loss`.
 - ``ensemble``: :class:`ModelEnsemble` (the mean of several models), :func:`load_models`.
 """
 
 from pointwm.model.backbone import BackboneConfig, PointTransformerV3
 from pointwm.model.checkpoint import CheckpointError
-from pointwm.model.config import ModelConfig
+from pointwm.model.config import DecoderConfig, ModelConfig
 from pointwm.model.ensemble import ModelEnsemble, load_models
+from pointwm.model.factored import FactoredWorldModel
 from pointwm.model.loss import flow_loss, motion_weight
 from pointwm.model.structure import PointBatch
 from pointwm.model.world_model import (
@@ -30,6 +33,8 @@ from pointwm.model.world_model import (
 __all__ = [
     "BackboneConfig",
     "CheckpointError",
+    "DecoderConfig",
+    "FactoredWorldModel",
     "ModelConfig",
     "ModelEnsemble",
     "PointBatch",

@@ -11,7 +11,9 @@ import yaml
 from pointwm.errors import ConfigError
 from pointwm.model.backbone import BackboneConfig
 
-__all__ = ["ModelConfig", "default_flow_std"]
+__all__ = ["ARCHITECTURES", "DecoderConfig", "ModelConfig", "default_flow_std"]
+
+ARCHITECTURES = ("joint", "factored")  # ModelConfig.architecture
 
 
 def default_flow_std(num_steps: int) -> tuple[float, ...]:
@@ -19,6 +21,51 @@ def default_flow_std(num_steps: int) -> tuple[float, ...]:
     if num_steps == 1:
         return (0.03,)
     return tuple(0.03 + (0.074 - 0.03) * i / (num_steps - 1) for i in range(num_steps))
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """The per-candidate decoder of the ``factored`` architecture (``pointwm.model.factored``)
+    and the interaction set it decodes. Units: metres.
+
+    channels: width of the per-point and coarse decoder tokens.
+    coarse_stride: the coarse cells are ``coarse_stride`` finest voxels wide (a power of
+        two); decoder blocks attend among a candidate's coarse cells.
+    depth / num_heads / patch_size / mlp_ratio: the coarse decoder blocks (PTv3 blocks).
+    reach: a scene point within ``reach`` of some robot point at some step is in the
+        candidate's interaction set, with every point of its object (a cluster of the
+        scene's non-support points, linked at ``link``), and every point of the objects
+        within ``chain`` of those (one hop: an object pushed into another). The rest of the
+        scene gets zero flow without being decoded.
+    link: cluster link distance (points closer than it belong to one object).
+    chain: object-to-object distance at which a moved object may move another.
+    support_band: points within this height above the support plane (the largest horizontal
+        surface, a table) belong to the support, never to an object.
+    """
+
+    channels: int = 32
+    coarse_stride: int = 4
+    depth: int = 2
+    num_heads: int = 4
+    patch_size: int = 256
+    mlp_ratio: float = 2.0
+    reach: float = 0.05
+    link: float = 0.0225
+    chain: float = 0.02
+    support_band: float = 0.01
+
+    def __post_init__(self) -> None:
+        s = self.coarse_stride
+        if s < 2 or s & (s - 1):
+            raise ConfigError(f"DecoderConfig.coarse_stride: expected a power of two >= 2, got {s}")
+        if self.channels < 1 or self.channels % self.num_heads or self.depth < 0 or self.patch_size < 1:
+            raise ConfigError(
+                f"DecoderConfig: channels ({self.channels}) must be >= 1 and divisible by num_heads "
+                f"({self.num_heads}); depth >= 0, patch_size >= 1"
+            )
+        for name in ("reach", "link", "chain", "support_band"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"DecoderConfig.{name}: expected a distance > 0 (m), got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -42,6 +89,12 @@ class ModelConfig:
     cpu_candidate_chunk: the same on a CPU, where larger passes are slower per candidate
         (measured: 16 at once costs 1.6-1.9x per candidate what 1-2 at once do, cache-bound).
     backbone: :class:`BackboneConfig`.
+    architecture: ``joint`` (PointWorld's: one backbone over the scene tokens and every
+        step's robot tokens together; each candidate costs a whole pass) or ``factored``
+        (``pointwm.model.factored``: the backbone encodes the scene alone, once; a light
+        decoder reads each candidate's contact features on its interaction set; needs
+        ``contact_features``).
+    decoder: :class:`DecoderConfig`, the ``factored`` decoder (ignored by ``joint``).
     """
 
     name: str = "custom"
@@ -61,8 +114,14 @@ class ModelConfig:
     candidate_chunk: int = 16
     cpu_candidate_chunk: int = 2
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    architecture: str = "joint"
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(f"ModelConfig.architecture: expected one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.architecture == "factored" and not self.contact_features:
+            raise ConfigError("ModelConfig: the factored architecture reads contact features; set contact_features: true")
         if self.num_steps < 1:
             raise ConfigError(f"ModelConfig.num_steps must be >= 1, got {self.num_steps}")
         if not self.grid_size > 0 or not self.scene_voxel_size > 0:
@@ -94,7 +153,11 @@ class ModelConfig:
         return self.flow_std if self.flow_std is not None else default_flow_std(self.num_steps)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields; a ``joint`` model's (the default) omit the architecture and
+        decoder, so configs and checkpoints from before they existed read the same."""
         d = asdict(self)
+        if self.architecture == "joint":
+            del d["architecture"], d["decoder"]
         return _lists(d)
 
     @classmethod
@@ -104,15 +167,18 @@ class ModelConfig:
             raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
         data = dict(data)
         bb = data.pop("backbone", {}) or {}
-        known = {f.name for f in fields(cls)} - {"backbone"}
+        dec = data.pop("decoder", {}) or {}
+        known = {f.name for f in fields(cls)} - {"backbone", "decoder"}
         bb_known = {f.name for f in fields(BackboneConfig)}
-        unknown = sorted(set(data) - known) + [f"backbone.{k}" for k in sorted(set(bb) - bb_known)]
+        dec_known = {f.name for f in fields(DecoderConfig)}
+        unknown = (sorted(set(data) - known) + [f"backbone.{k}" for k in sorted(set(bb) - bb_known)]
+                   + [f"decoder.{k}" for k in sorted(set(dec) - dec_known)])
         if unknown:
             raise ConfigError(f"{source}: unknown model config keys {unknown}")
         bb = {k: tuple(v) if isinstance(v, list) else v for k, v in bb.items()}
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         try:
-            return cls(**data, backbone=BackboneConfig(**bb))
+            return cls(**data, backbone=BackboneConfig(**bb), decoder=DecoderConfig(**dec))
         except TypeError as e:
             raise ConfigError(f"{source}: {e}") from None
 

@@ -184,17 +184,37 @@ def count_parameters(config: ModelConfig) -> int:
 class WorldModel(nn.Module):
     """Point-flow world model. See the module docstring for the token layout.
 
-    ``WorldModel(config)``; ``WorldModel.load(path)``; ``model.save(path)``;
+    ``WorldModel(config)`` builds the architecture ``config.architecture`` names: this
+    class (``joint``) or :class:`pointwm.model.factored.FactoredWorldModel` (``factored``);
+    ``WorldModel.load(path)``; ``model.save(path)``;
     ``model.predict(scene, robot_flow)`` → (T, N, 3) or (K, T, N, 3) metres;
     ``model(scenes, robots)`` → :class:`WorldModelOutput` (training).
     ``trained_robots``: robot name → the ``point_sampling`` of the robot points it was trained
     with (saved in checkpoints; :meth:`check_robot` compares a robot against it).
     """
 
+    _architectures: dict[str, type] = {}
+
+    def __init_subclass__(cls, architecture: str | None = None, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if architecture is not None:
+            WorldModel._architectures[architecture] = cls
+
+    def __new__(cls, config: ModelConfig, *args, **kwargs):
+        # ``WorldModel(config)`` builds the class of ``config.architecture``.
+        if cls is WorldModel and getattr(config, "architecture", "joint") != "joint":
+            cls = WorldModel._architectures[config.architecture]
+        return super().__new__(cls)
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.config = c = config
+        self.config = config
         self.trained_robots: dict[str, dict] = {}
+        self._build(config)
+        self.register_buffer("flow_std", torch.tensor(config.resolved_flow_std, dtype=torch.float32))
+
+    def _build(self, c: ModelConfig) -> None:
+        """The layers of the joint architecture (scene and robot tokens through one backbone)."""
         ch = c.backbone.enc_channels[0]
         self.scene_embed = SceneEmbedding(ch)
         self.robot_embed = RobotEmbedding(ch, c.time_dim, c.num_robot_types)
@@ -205,7 +225,6 @@ class WorldModel(nn.Module):
         with torch.no_grad():  # start near zero flow and unit variance, but not exactly (gradients)
             self.head[-1].weight.mul_(0.1)
             self.head[-1].bias.zero_()
-        self.register_buffer("flow_std", torch.tensor(c.resolved_flow_std, dtype=torch.float32))
 
     # -- normalisation ------------------------------------------------------------------
     def set_normalization(self, flow_std: Tensor | Sequence[float]) -> None:
