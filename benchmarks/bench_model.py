@@ -1,20 +1,20 @@
 """World-model forward speed and peak memory (inference, ``WorldModel.predict``).
 
-For each config (``tiny``, ``small``) and N scene points (2,000 / 12,000), M = 500 robot
-points, T = 10 steps: one robot flow (min and median of ``--repeats`` calls), the
-action-independent scene work alone (``encode_scene``: re-centring, voxel coordinates,
-serialisation codes, scene token embedding, done once for all candidates), and K = 64
-candidates sharing the scene in one call. Peak memory is the process's resident-set
-growth during the (untimed) warm-up call, sampled every 2 ms from /proc after
-``malloc_trim`` has returned the allocator's free memory to the OS (CPU), or
-``torch.cuda.max_memory_allocated`` (GPU). Weights are random: speed does not depend on
-them.
+The scene is the sample capture (``assets/sample_capture``: a table with four objects),
+voxelised at 1.5 cm (N = 3,002) or 0.75 cm (N = 11,000, about PointWorld's cap); the robot
+is the Panda (M = 500 surface points) with its tool 3 cm behind the red box, as ``pointwm
+demo`` plans, and the K candidates are smooth joint-noise paths of T = 10 steps from there
+(seeded), the kind a sampling planner evaluates. For each model config: one prediction (min
+and median of ``--repeats`` calls), the action-independent scene work alone (done once for
+all candidates), and K candidates in one call for each ``--K``, with its ratio to one
+prediction of the same model and the first config's single prediction as the named peer.
+Peak memory is the process's resident-set growth during the (untimed) warm-up call, sampled
+every 2 ms from /proc after ``malloc_trim`` has returned the allocator's free memory to the
+OS (CPU), or ``torch.cuda.max_memory_allocated`` (GPU). Weights are random (the shipped
+checkpoint's config is ``tiny_contact``): speed does not depend on them, except that the
+factored model decodes only the objects the robot comes near.
 
-The scene is uniform random points in PointWorld's workspace box (0.7 x 0.8 x 0.3 m):
-nearly one point per 1.5 cm voxel, the most voxels for N. The robot is a 5 cm sphere of
-M points; candidates move it in different directions from the same t0 pose.
-
-    .venv/bin/python benchmarks/bench_model.py [--quick] [--configs tiny small] [--repeats 3]
+    .venv/bin/python benchmarks/bench_model.py [--configs tiny_contact tiny_factored] [--K 1 64] [--threads 1]
 """
 
 from __future__ import annotations
@@ -29,9 +29,14 @@ from collections.abc import Callable
 
 import torch
 
+from capture import Workspace, frames_to_cloud, load_capture
+from kinematics import load_robot
+from planning import Goal
 from pointwm import PointCloud
-from pointwm.model import ModelConfig, WorldModel
-from pointwm.paths import CONFIGS
+from pointwm.commands.demo import DEFAULT_GOAL
+from pointwm.model import FactoredWorldModel, ModelConfig, WorldModel
+from pointwm.paths import CONFIGS, SAMPLE_CAPTURE
+from pointwm.tasks.push import push_start_joints
 
 
 def _release_free_memory() -> None:
@@ -104,60 +109,67 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> tuple
     return min(times), statistics.median(times), mem.peak
 
 
-def make_inputs(n: int, m: int, t: int, k: int, device: torch.device) -> tuple[PointCloud, torch.Tensor, torch.Tensor]:
-    """Scene (N points), one robot flow (T+1, M, 3) and K candidate flows (K, T+1, M, 3)."""
+def make_inputs(voxel: float, k: int, device: torch.device) -> tuple[PointCloud, torch.Tensor, torch.Tensor]:
+    """The sample capture at ``voxel`` m, one Panda push flow (T+1, M, 3) and K candidate
+    flows (K, T+1, M, 3) around it (smooth joint noise, seeded)."""
+    cloud = frames_to_cloud(load_capture(SAMPLE_CAPTURE), Workspace(), voxel_size=voxel)
+    robot = load_robot("panda")
+    box = Goal.parse(DEFAULT_GOAL).resolve(cloud.xyz.float(), 10)
+    pts = cloud.xyz[box.index].double()
+    q0 = torch.from_numpy(push_start_joints(robot, robot.default_q.numpy(), pts.numpy(), (0.05, 0.0, 0.0)))
     g = torch.Generator().manual_seed(0)
-    lo, size = torch.tensor([0.0, -0.4, 0.0]), torch.tensor([0.7, 0.8, 0.3])
-    xyz = torch.rand(n, 3, generator=g) * size + lo
-    normals = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=1)
-    scene = PointCloud(xyz, torch.rand(n, 3, generator=g), normals).to(device)
-    sphere = torch.nn.functional.normalize(torch.randn(m, 3, generator=g), dim=1) * 0.05
-    start = torch.tensor([0.35, 0.0, 0.2]) + sphere  # (M, 3)
-    steps = torch.arange(t + 1, dtype=torch.float32)[None, :, None, None]  # (1, T+1, 1, 1)
-    direction = torch.nn.functional.normalize(torch.randn(k, 3, generator=g), dim=1) * 0.01
-    flows = start[None, None] + steps * direction[:, None, None, :]  # (K, T+1, M, 3)
-    return scene, flows[0].to(device), flows.to(device)
+    noise = (torch.randn(k, 10, robot.num_joints, generator=g, dtype=torch.float64) * 0.015).cumsum(1)
+    q = torch.cat([q0.expand(k, 1, -1), q0 + noise], 1).clamp(robot.lower, robot.upper)
+    flows = robot.point_flow(q).float()
+    return cloud.to(device), flows[0].to(device), flows.to(device)
+
+
+def scene_work(model: WorldModel, scene: PointCloud, flow: torch.Tensor) -> Callable[[], object]:
+    """The action-independent work of one prediction, for either architecture."""
+    if isinstance(model, FactoredWorldModel):
+        return lambda: model.encode([scene])
+    centre = model.centre_of(scene.xyz, flow[0])
+    return lambda: model.encode_scene(scene, centre)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=["tiny", "small"])
-    parser.add_argument("--sizes", nargs="+", type=int, default=[2000, 12000], help="scene points N")
-    parser.add_argument("--robot-points", type=int, default=500)
-    parser.add_argument("--candidates", type=int, default=64, help="K")
+    parser.add_argument("--configs", nargs="+", default=["tiny_contact", "tiny_factored"],
+                        help="configs/model/NAME.yaml; the first is the peer of the 'vs peer' column")
+    parser.add_argument("--voxels", nargs="+", type=float, default=[0.015], help="scene voxel sizes (m)")
+    parser.add_argument("--K", nargs="+", type=int, default=[64], help="candidate counts")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="N = 2,000 only, K = 16, 2 repeats")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.quick:
-        args.sizes, args.candidates, args.repeats = [2000], 16, 2
     device = torch.device(args.device)
-    k, m = args.candidates, args.robot_points
+    k_max = max(args.K)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}; M = {m}, K = {k}; times in s (min / median of "
+          f"load average {os.getloadavg()[0]:.1f}; M = 500, T = 10; times in s (min / median of "
           f"{args.repeats}), memory = peak growth during the call")
-    header = (f"{'config':<7} {'params':>8} {'N':>6} {'single':>15} {'mem':>8} {'scene-once':>10} "
-              f"{'K cands':>8} {'per cand':>9} {'K/(K*single)':>12} {'mem K':>8}")
-    print(header)
-    for name in args.configs:
-        torch.manual_seed(0)
-        config = ModelConfig.from_yaml(CONFIGS / "model" / f"{name}.yaml")
-        model = WorldModel(config).to(device).eval()
-        params = sum(p.numel() for p in model.parameters())
-        t = config.num_steps
-        for n in args.sizes:
-            scene, flow, flows = make_inputs(n, m, t, k, device)
+    print("| config | params | N | one prediction (s) | vs peer | scene work once (s) | "
+          + " | ".join(f"K = {k} (s) | K = {k} / one" for k in args.K) + " | memory, one / largest K |")
+    print("|---|---:|---:|---:|---:|---:|" + "---:|---:|" * len(args.K) + "---:|")
+    peer: dict[float, float] = {}
+    for voxel in args.voxels:
+        scene, flow, flows = make_inputs(voxel, k_max, device)
+        n = len(scene)
+        for name in args.configs:
+            torch.manual_seed(0)
+            model = WorldModel(ModelConfig.from_yaml(CONFIGS / "model" / f"{name}.yaml")).to(device).eval()
+            params = sum(p.numel() for p in model.parameters())
             s_min, s_med, s_mem = timed(lambda: model.predict(scene, flow), device, args.repeats)  # noqa: B023
-            centre = model.centre_of(scene.xyz, flow[0])
+            peer.setdefault(voxel, s_min)
             with torch.no_grad():
-                e_min, _, _ = timed(lambda: model.encode_scene(scene, centre), device, args.repeats)  # noqa: B023
-            k_min, _, k_mem = timed(lambda: model.predict(scene, flows), device, 1)  # noqa: B023
-            print(f"{name:<7} {params / 1e6:>7.1f}M {n:>6} {s_min:>7.3f}/{s_med:<7.3f} "
-                  f"{s_mem / 2**20:>6.0f}MB {e_min:>10.4f} {k_min:>8.2f} {k_min / k:>9.3f} "
-                  f"{k_min / (k * s_min):>12.2f} {k_mem / 2**20:>6.0f}MB", flush=True)
+                e_min, _, _ = timed(scene_work(model, scene, flow), device, args.repeats)
+            cells, k_mem = [], 0
+            for k in args.K:
+                k_min, _, k_mem = timed(lambda: model.predict(scene, flows[:k]), device, 1)  # noqa: B023
+                cells.append(f"{k_min:.3f} | {k_min / s_min:.1f}x")
+            print(f"| {name} | {params / 1e6:.2f}M | {n} | {s_min:.3f} / {s_med:.3f} | {s_min / peer[voxel]:.2f}x | "
+                  f"{e_min:.3f} | " + " | ".join(cells) + f" | {s_mem / 2**20:.0f} / {k_mem / 2**20:.0f} MB |", flush=True)
 
 
 if __name__ == "__main__":

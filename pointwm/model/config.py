@@ -50,7 +50,7 @@ class DecoderConfig:
     patch_size: int = 256
     mlp_ratio: float = 2.0
     reach: float = 0.05
-    link: float = 0.0225
+    link: float = 0.03
     chain: float = 0.02
     support_band: float = 0.01
 

@@ -133,7 +133,7 @@ def contact_features(
     # every m), one batched matmul; the offset below is then computed exactly
     score = torch.baddbmm(flow.square().sum(-1)[:, None, :], xyz[None].expand(steps, -1, -1),
                           flow.transpose(1, 2), alpha=-2.0)  # (T+1, N, M)
-    nearest = score.argmin(-1)  # (T+1, N)
+    nearest = score.min(-1).indices  # (T+1, N); min is faster than argmin on CPU, same first index
     idx = nearest[..., None].expand(-1, -1, 3)
     off = torch.gather(flow, 1, idx) - xyz  # (T+1, N, 3), exact
     dist = torch.linalg.vector_norm(off, dim=-1, keepdim=True)

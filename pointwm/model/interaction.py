@@ -65,7 +65,7 @@ def scene_objects(xyz: Tensor, normals: Tensor | None, link: float, chain: float
 
     Support: points less than ``support_band`` above the support height
     (:func:`_support_height`), and, where normals are known, facing up or down
-    (|n_z| > 0.7), so the lowest side points of an object stay with it. Objects: connected
+    (|n_z| > 0.95), so the lowest side points of an object, whose normals lean, stay with it. Objects: connected
     components of the other points with edges shorter than ``link``. Neighbours: objects
     with points closer than ``chain``.
     """
@@ -75,7 +75,7 @@ def scene_objects(xyz: Tensor, normals: Tensor | None, link: float, chain: float
     z0 = _support_height(p[:, 2], nz)
     support = p[:, 2] < z0 + support_band
     if nz is not None:
-        support &= np.abs(nz) > 0.7
+        support &= np.abs(nz) > 0.95
     idx = np.flatnonzero(~support)
     object_id = np.full(n, -1, np.int64)
     if len(idx) == 0:
