@@ -215,7 +215,7 @@ class _SamplingPlanner:
     config: the planner's settings. cost_terms: the task's own cost terms by name
     (:data:`planning.costs.CostTerm` callables, such as ``pointwm.tasks.push.COST_TERMS``),
     added to the generic ones; each counts with its weight in ``config.weights``. Every
-    weight must name a generic or a given term.
+    non-zero weight must name a generic or a given term (a zero weight is a term turned off).
     """
 
     def __init__(self, config: PlannerConfig | None = None, cost_terms: Mapping[str, CostTerm] | None = None) -> None:
@@ -226,7 +226,7 @@ class _SamplingPlanner:
         clash = sorted(set(cost_terms) & set(GENERIC_TERMS))
         if clash:
             raise PlanningError(f"cost_terms: {clash} are the planner's own terms; give task terms other names")
-        unknown = sorted(n for n, w in config.weights.items() if n not in GENERIC_TERMS and n not in cost_terms)
+        unknown = sorted(n for n, w in config.weights.items() if w > 0 and n not in GENERIC_TERMS and n not in cost_terms)
         if unknown:
             raise PlanningError(
                 f"PlannerConfig.weights names cost terms that nothing provides: {unknown} (the planner's own: "

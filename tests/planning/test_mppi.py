@@ -344,5 +344,20 @@ def test_cost_terms_are_injected_by_name(panda, scene_xyz):
     assert plan.cost_terms["height"] == pytest.approx(3.0 * height, rel=1e-5)
     with pytest.raises(PlanningError, match="nothing provides: \\['height'\\]"):
         MPPIPlanner(cfg)
+    MPPIPlanner(quiet(weights={"height": 0.0}))  # a zero weight is a term turned off: nothing needs providing
     with pytest.raises(PlanningError, match="planner's own terms"):
         MPPIPlanner(quiet(), cost_terms={"goal": hand_height})
+
+
+@pytest.mark.parametrize("way", [(0.05, 0.0, 0.0), (0.0, 0.05, 0.0), (0.0, 0.0, -0.05), (-0.035, 0.035, 0.0)])
+def test_the_default_preset_reaches_an_easy_goal_from_a_cold_start(panda, way):
+    """Points attached to the hand, a goal 5 cm away, the default preset from the default
+    joints with no warm start: the plan brings them within 5 mm (the old default, joint noise
+    0.5 with 4 iterations, left 3.8 cm of the 5 on average)."""
+    cfg = PlannerConfig.from_yaml("default")
+    hand = panda.point_flow(panda.default_q.float().expand(1, 11, -1))[0, 0][
+        panda.point_link == panda.link_names.index("panda_hand")].mean(0)
+    scene = hand + torch.rand(30, 3, generator=torch.Generator().manual_seed(0)) * 0.02
+    goal = Goal(mask=torch.ones(30, dtype=torch.bool), displacement=way)
+    plan = MPPIPlanner(cfg).plan(link_follower(panda, "panda_hand"), scene, panda, panda.default_q, goal)
+    assert float((plan.predicted_flow[-1, 0] - torch.tensor(way)).norm()) < 0.005
